@@ -1,0 +1,30 @@
+"""User-facing errors: one clear line each, no traceback unless ``--debug``."""
+
+from __future__ import annotations
+
+
+class MtqaError(Exception):
+    """An error caused by the user's input or environment, reported as one line."""
+
+    exit_code = 2
+
+
+class InputError(MtqaError):
+    """A problem with one input (file or row): reported, skipped, the job goes on."""
+
+    def __init__(self, where: str, message: str):
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message
+
+
+class ConfigError(MtqaError):
+    """A bad config key or value: reported before any scoring starts."""
+
+
+class OutputError(MtqaError):
+    """The output folder exists (without --overwrite) or cannot be written."""
+
+
+class ModelError(MtqaError):
+    """The model cannot be found, fetched or loaded."""

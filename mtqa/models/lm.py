@@ -1,0 +1,182 @@
+"""A causal language model that returns per-token log-probabilities with character offsets.
+
+Any Hugging Face causal LM (hub id or local folder) works. Two details make it cheap:
+
+* batches are sorted by length so padding stays small (the caller passes whatever order;
+  results come back in the caller's order);
+* the output layer runs only on real (non-padding) positions and in row chunks, so the
+  ``tokens x vocab`` logits matrix is never materialised whole (Gemma's vocabulary has
+  262k entries: a full logits tensor for a batch would take gigabytes).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from mtqa.errors import ModelError
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class TokenScores:
+    """Per-token scores of one text. ``offsets[i]`` is the (start, end) of token i in the text."""
+
+    offsets: np.ndarray  # int32 [n, 2]
+    logprobs: np.ndarray  # float32 [n], natural log of p(token | prefix)
+    entropies: np.ndarray  # float32 [n], entropy (nats) of the predictive distribution
+    truncated: bool
+
+    @property
+    def surprisals(self) -> np.ndarray:
+        return -self.logprobs
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError("device 'cuda' was asked for but torch sees no CUDA device (use device: cpu or auto)")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> torch.dtype:
+    if dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return _DTYPES[dtype]
+
+
+class CausalLM:
+    """Wraps a transformers causal LM for scoring (never for generation)."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        threads: int | None = None,
+        max_tokens: int = 512,
+        head_chunk: int = 1024,
+    ):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.max_tokens = max_tokens
+        self.head_chunk = head_chunk
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.path.isdir(path)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=offline)
+            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype, local_files_only=offline)
+        except Exception as exc:  # noqa: BLE001 - any loader failure is one clear line for the user
+            raise ModelError(f"cannot load model {path!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+        if not self.tokenizer.is_fast:
+            raise ModelError(f"model {path!r} has no fast tokenizer; mtqa needs character offsets")
+        self.model.to(self.device).eval()
+        cfg = self.model.config
+        self.softcap = getattr(cfg, "final_logit_softcapping", None)
+        self.prefix_id = self._prefix_token_id()
+
+    def _prefix_token_id(self) -> int:
+        """The token every text is conditioned on, so its first real token gets a probability."""
+        tok = self.tokenizer
+        for candidate in (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id):
+            if candidate is not None:
+                return int(candidate)
+        raise ModelError("the model's tokenizer has no BOS/EOS token to start a text with")
+
+    @property
+    def pad_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return int(pad) if pad is not None else self.prefix_id
+
+    def _decoder_and_head(self):
+        head = self.model.get_output_embeddings()
+        decoder = getattr(self.model, "model", None)
+        if head is None or decoder is None:
+            return None, None
+        return decoder, head
+
+    @torch.inference_mode()
+    def score(self, texts: Sequence[str], batch_tokens: int = 4096, batch_size: int = 32) -> list[TokenScores]:
+        """Score ``texts``; results in input order. Batches hold at most ``batch_tokens`` padded tokens."""
+        enc = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
+        ids_list = enc["input_ids"]
+        offs_list = enc["offset_mapping"]
+        order = sorted(range(len(texts)), key=lambda i: len(ids_list[i]))
+        results: list[TokenScores | None] = [None] * len(texts)
+        batch: list[int] = []
+        for i in order:
+            n = min(len(ids_list[i]), self.max_tokens) + 1
+            if batch and (len(batch) + 1 > batch_size or (len(batch) + 1) * n > batch_tokens):
+                self._run(batch, ids_list, offs_list, results)
+                batch = []
+            batch.append(i)
+        if batch:
+            self._run(batch, ids_list, offs_list, results)
+        return results  # type: ignore[return-value]
+
+    def _run(self, batch, ids_list, offs_list, results) -> None:
+        seqs = [[self.prefix_id] + list(ids_list[i][: self.max_tokens]) for i in batch]
+        width = max(len(s) for s in seqs)
+        input_ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, s in enumerate(seqs):
+            input_ids[row, : len(s)] = torch.tensor(s)
+            mask[row, : len(s)] = 1
+        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+        # positions t predict token t+1; keep only those whose target is a real token
+        target_mask = mask[:, 1:].bool()
+        targets = input_ids[:, 1:][target_mask]
+        logprobs, entropies = self._target_logprobs(input_ids, mask, target_mask, targets)
+        cursor = 0
+        for row, i in enumerate(batch):
+            n = len(seqs[row]) - 1
+            offsets = np.asarray(offs_list[i][:n], dtype=np.int32).reshape(-1, 2)
+            results[i] = TokenScores(
+                offsets=offsets,
+                logprobs=logprobs[cursor : cursor + n],
+                entropies=entropies[cursor : cursor + n],
+                truncated=len(ids_list[i]) > self.max_tokens,
+            )
+            cursor += n
+
+    def _target_logprobs(self, input_ids, mask, target_mask, targets):
+        decoder, head = self._decoder_and_head()
+        if decoder is not None:
+            hidden = decoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            hidden = hidden[:, :-1][target_mask]
+        else:  # unusual architecture: fall back to the full forward pass
+            logits = self.model(input_ids=input_ids, attention_mask=mask).logits[:, :-1][target_mask]
+            hidden = None
+        out_lp, out_ent = [], []
+        total = targets.shape[0]
+        for start in range(0, total, self.head_chunk):
+            sl = slice(start, start + self.head_chunk)
+            chunk = head(hidden[sl]) if hidden is not None else logits[sl]
+            chunk = chunk.float()
+            if self.softcap:
+                chunk = torch.tanh(chunk / self.softcap) * self.softcap
+            logp = torch.log_softmax(chunk, dim=-1)
+            out_lp.append(logp.gather(1, targets[sl, None]).squeeze(1))
+            out_ent.append(-(logp.exp() * logp).sum(-1))
+        if not out_lp:
+            empty = np.zeros(0, dtype=np.float32)
+            return empty, empty
+        return (
+            torch.cat(out_lp).cpu().numpy().astype(np.float32),
+            torch.cat(out_ent).cpu().numpy().astype(np.float32),
+        )
+
+
+def nats_to_bits(x: float) -> float:
+    return x / math.log(2)

@@ -1,0 +1,57 @@
+"""The Signal interface: a batch of articles' sentences in, named columns, flags and spans out.
+
+A signal sees whole articles (``Article.sentences`` filled by segmentation) so that rules
+which need context (a repeated title, two first names for one surname) can work at article
+level and still mark sentence spans. Its output is aligned with the *flattened* sentence
+order: article by article, sentence by sentence.
+
+Every signal declares a ``name``, a ``version`` (bump it whenever its numbers change) and
+its ``settings()``; together they enter the run signature, so a number is reproducible.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from mtqa.types import Article, Sentence, Span
+
+
+@dataclass
+class SignalOutput:
+    """Columns (one value per sentence), flags and spans (one list per sentence)."""
+
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+    flags: list[list[str]] = field(default_factory=list)
+    spans: list[list[Span]] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, n: int) -> "SignalOutput":
+        return cls(columns={}, flags=[[] for _ in range(n)], spans=[[] for _ in range(n)])
+
+
+def flatten(articles: Sequence[Article]) -> list[Sentence]:
+    return [s for a in articles for s in a.sentences]
+
+
+class Signal(ABC):
+    """Base class of every signal."""
+
+    name: str = "signal"
+    version: str = "1"
+    #: column name -> a short description (documented in the README, used in run.json)
+    columns: dict[str, str] = {}
+    #: flag/span label -> one-line explanation shown to users
+    labels: dict[str, str] = {}
+
+    def settings(self) -> dict[str, Any]:
+        return {}
+
+    def signature(self) -> str:
+        parts = [f"{self.name}:{self.version}"] + [f"{k}={v}" for k, v in sorted(self.settings().items())]
+        return "|".join(parts)
+
+    @abstractmethod
+    def compute(self, articles: Sequence[Article]) -> SignalOutput:
+        """Score every sentence of ``articles`` (flattened order)."""
