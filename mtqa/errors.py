@@ -12,10 +12,15 @@ class MtqaError(Exception):
 class InputError(MtqaError):
     """A problem with one input (file or row): reported, skipped, the job goes on."""
 
-    def __init__(self, where: str, message: str):
+    def __init__(self, where: str, message: str, *, warning: bool = False):
         super().__init__(f"{where}: {message}")
         self.where = where
         self.message = message
+        #: a warning is reported but does not fail the job (e.g. a cp1252 file decoded)
+        self.warning = warning
+
+    def as_warning(self) -> "InputError":
+        return InputError(self.where, self.message, warning=True)
 
 
 class ConfigError(MtqaError):

@@ -18,6 +18,15 @@ from typing import Any, Sequence
 from mtqa.types import Article, Sentence, Span
 
 
+@dataclass(frozen=True)
+class Column:
+    """An output column a signal adds: its name, value type (``float32``/``int32``/``string``) and meaning."""
+
+    name: str
+    dtype: str
+    doc: str
+
+
 @dataclass
 class SignalOutput:
     """Columns (one value per sentence), flags and spans (one list per sentence)."""
@@ -40,8 +49,8 @@ class Signal(ABC):
 
     name: str = "signal"
     version: str = "1"
-    #: column name -> a short description (documented in the README, used in run.json)
-    columns: dict[str, str] = {}
+    #: the columns this signal adds (documented in the README and in run.json)
+    columns: tuple[Column, ...] = ()
     #: flag/span label -> one-line explanation shown to users
     labels: dict[str, str] = {}
 

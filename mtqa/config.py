@@ -1,0 +1,114 @@
+"""Job configuration: one validated model for YAML files and CLI flags alike.
+
+Unknown keys and wrong types are errors, reported with the key's path before any
+scoring starts. Every setting that can change a score enters the run signature.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mtqa.errors import ConfigError
+from mtqa.models.embedded import DEFAULT_MODEL
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Columns(_Strict):
+    """Column names in table inputs (jsonl/csv/parquet/datasets)."""
+
+    text: str = "text"
+    id: str = "id"
+    source: str = "source"
+    reference: str = "reference"
+
+
+class ModelSettings(_Strict):
+    name: str = Field(DEFAULT_MODEL, description="embedded model name, local folder or Hugging Face id")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    batch_tokens: int = Field(4096, ge=64, description="padded tokens per forward pass")
+    batch_size: int = Field(64, ge=1, description="sentences per forward pass at most")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
+    max_tokens: int = Field(512, ge=8, description="tokens scored per sentence; longer ones are truncated and marked")
+
+
+class ScoringSettings(_Strict):
+    spike_z: float = Field(3.5, gt=0, description="a token is a surprisal spike when its robust z-score exceeds this")
+    spike_min: float = Field(7.0, ge=0, description="... and its surprisal (nats) exceeds this")
+    flag_quality: float = Field(0.5, ge=0, le=1, description="sentences below this quality count as flagged in aggregates")
+
+
+class JobConfig(_Strict):
+    inputs: list[str] = Field(default_factory=list)
+    output: str | None = None
+    overwrite: bool = False
+    unit: Literal["article", "segment"] = "article"
+    columns: Columns = Field(default_factory=Columns)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    formats: list[Literal["parquet", "jsonl", "csv"]] = Field(default_factory=list)
+    articles_per_chunk: int = Field(32, ge=1, description="articles segmented and scored together")
+    progress: bool = True
+    summary_worst: int = Field(5, ge=0, description="worst sentences shown in the terminal summary")
+
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+
+def _describe(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            parts.append(f"unknown key '{key}'")
+        else:
+            parts.append(f"'{key}': {e['msg']}")
+    return "; ".join(parts)
+
+
+def _set_path(data: dict, dotted: str, value: Any) -> None:
+    node = data
+    *head, last = dotted.split(".")
+    for key in head:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"config key '{key}' must be a mapping to set '{dotted}'")
+    node[last] = value
+
+
+def load_config(path: str | None, overrides: dict[str, Any] | None = None) -> JobConfig:
+    """Read a YAML job file (optional), apply CLI overrides (dotted keys), validate."""
+    data: dict[str, Any] = {}
+    where = "command line"
+    if path:
+        where = path
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: a job config must be a mapping of keys to values")
+        data = loaded
+        # Relative paths in a config are relative to the directory mtqa is started from
+        # (the project root, typically), as they would be on the command line.
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_path(data, key, value)
+    try:
+        return JobConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {_describe(exc)}") from None
