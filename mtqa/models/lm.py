@@ -63,7 +63,7 @@ class CausalLM:
         dtype: str = "auto",
         threads: int | None = None,
         max_tokens: int = 512,
-        head_chunk: int = 1024,
+        head_chunk: int = 256,
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -58,8 +58,8 @@ class Signal(ABC):
         return {}
 
     def signature(self) -> str:
-        parts = [f"{self.name}:{self.version}"] + [f"{k}={v}" for k, v in sorted(self.settings().items())]
-        return "|".join(parts)
+        settings = ",".join(f"{k}={v}" for k, v in sorted(self.settings().items()))
+        return f"{self.name}:{self.version}({settings})" if settings else f"{self.name}:{self.version}"
 
     @abstractmethod
     def compute(self, articles: Sequence[Article]) -> SignalOutput:

@@ -1,0 +1,77 @@
+"""Combiners: signal columns and flags -> the headline ``quality`` in [0, 1] (higher = better).
+
+``HeuristicCombiner`` (the first, documented combination; a learned model replaces it):
+
+    logit   = a * (slor - slor_mid) - b * max(0, excess_surprisal - excess_mid)
+    quality = sigmoid(logit) * flag_penalty ** (number of distinct artefact flags)
+
+It is monotone: quality never rises when SLOR falls, when excess surprisal rises, or when
+another artefact flag fires. The constants are per model (an LM's surprisal scale depends on
+its tokenizer) and come from measurements on fluent human English vs. MT output (see the
+README); unknown models fall back to the defaults, which the signature records.
+A sentence below ``flag_quality`` also gets the flag ``low_quality``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, asdict
+from typing import Any, Sequence
+
+# Flags that do not count as artefact evidence in the penalty (they are the combiner's own).
+_OWN_FLAGS = {"low_quality"}
+
+
+@dataclass(frozen=True)
+class HeuristicParams:
+    slor_mid: float
+    slor_scale: float  # a
+    excess_mid: float
+    excess_scale: float  # b
+    flag_penalty: float = 0.6
+
+
+# Per-model constants: set from the model comparison benchmark (benchmarks/compare_models.py).
+PARAMS: dict[str, HeuristicParams] = {
+    "gemma-3-270m": HeuristicParams(slor_mid=2.0, slor_scale=1.5, excess_mid=1.0, excess_scale=0.8),
+    "smollm2-135m": HeuristicParams(slor_mid=2.0, slor_scale=1.5, excess_mid=1.0, excess_scale=0.8),
+}
+DEFAULT_PARAMS = HeuristicParams(slor_mid=2.0, slor_scale=1.5, excess_mid=1.0, excess_scale=0.8)
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+class HeuristicCombiner:
+    name = "heuristic"
+    version = "1"
+    labels = {"low_quality": "the sentence's quality score is below the job's flag_quality threshold"}
+
+    def __init__(self, model_name: str, flag_quality: float = 0.5):
+        self.params = PARAMS.get(model_name, DEFAULT_PARAMS)
+        self.flag_quality = flag_quality
+
+    def signature(self) -> str:
+        settings = ",".join(f"{k}={v}" for k, v in asdict(self.params).items())
+        return f"{self.name}:{self.version}({settings},flag_quality={self.flag_quality})"
+
+    def combine(self, columns: dict[str, Sequence[Any]], flags: list[list[str]]) -> list[float]:
+        p = self.params
+        out = []
+        for i, fl in enumerate(flags):
+            slor, excess = columns["slor"][i], columns["excess_surprisal"][i]
+            if slor is None or math.isnan(slor):
+                base = 0.5  # nothing the LM could score (e.g. only symbols): neutral
+            else:
+                logit = p.slor_scale * (slor - p.slor_mid) - p.excess_scale * max(0.0, excess - p.excess_mid)
+                base = _sigmoid(logit)
+            n_flags = len(set(fl) - _OWN_FLAGS)
+            q = base * p.flag_penalty ** n_flags
+            out.append(float(min(1.0, max(0.0, q))))
+            if q < self.flag_quality and "low_quality" not in fl:
+                fl.append("low_quality")
+        return out

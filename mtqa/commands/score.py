@@ -1,0 +1,79 @@
+"""``mtqa score``: score articles into a ``datasets`` folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mtqa.config import load_config
+from mtqa.errors import InputError
+from mtqa.pipeline import run_job
+from mtqa.summary import format_summary
+
+HELP = "score articles sentence by sentence (files, folders, or a YAML job via --config)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="*", help=".txt/.jsonl/.csv/.tsv/.parquet files, datasets folders, or folders of these")
+    p.add_argument("-c", "--config", help="YAML job file; flags given here override its values")
+    p.add_argument("-o", "--output", help="output folder (must not exist unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true", default=None, help="replace an existing output folder")
+    p.add_argument("--unit", choices=["article", "segment"], help="split texts into sentences (article) or keep each row whole (segment)")
+    p.add_argument("--format", dest="formats", action="append", choices=["parquet", "jsonl", "csv"],
+                   help="also export both tables in this format (repeatable)")
+    p.add_argument("--model", help="embedded model name, local folder or Hugging Face id")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument("--batch-size", type=int, help="sentences per forward pass at most")
+    p.add_argument("--batch-tokens", type=int, help="padded tokens per forward pass at most")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--text-column", help="column holding the text in table inputs (default: text)")
+    p.add_argument("--id-column", help="column holding the article id (default: id)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def overrides(args: argparse.Namespace) -> dict:
+    return {
+        "inputs": args.inputs or None,
+        "output": args.output,
+        "overwrite": args.overwrite,
+        "unit": args.unit,
+        "formats": args.formats,
+        "model.name": args.model,
+        "model.device": args.device,
+        "model.dtype": args.dtype,
+        "model.batch_size": args.batch_size,
+        "model.batch_tokens": args.batch_tokens,
+        "model.threads": args.threads,
+        "columns.text": args.text_column,
+        "columns.id": args.id_column,
+        "progress": False if args.no_progress else None,
+    }
+
+
+def _print_error(err: InputError) -> None:
+    print(f"mtqa: {'warning' if err.warning else 'error'}: {err}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config, overrides(args))
+    bar = None
+    if config.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(unit=" sent", file=sys.stderr, desc="scoring", dynamic_ncols=True, mininterval=0.5)
+
+    def progress(n_articles: int, n_sentences: int) -> None:
+        bar.update(n_sentences)
+        progress.articles += n_articles
+        bar.set_postfix(articles=progress.articles, refresh=False)
+
+    progress.articles = 0
+    try:
+        result = run_job(config, on_error=_print_error, progress=progress if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    info = result.run_info | {"output": str(result.out)}
+    print(format_summary(info, result.datasets["sentences"], result.datasets["articles"], worst=config.summary_worst))
+    return 1 if result.failed_inputs else 0

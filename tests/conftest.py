@@ -1,0 +1,43 @@
+"""Shared fixtures. The real default model is loaded once per test session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    """The embedded default model, fetched and converted on first use (a minute, once)."""
+    from mtqa.models import DEFAULT_MODEL, resolve
+
+    return resolve(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="session")
+def lm(default_model):
+    from mtqa.models.lm import CausalLM
+
+    return CausalLM(default_model.path, device="cpu", dtype="float32")
+
+
+def run_mtqa(*args: str, cwd: Path | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run ``python -m mtqa ...`` as a user would; returns the finished process."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", "mtqa", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env=env, timeout=timeout)
+
+
+def shared_file(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (the project's ../shared data folder), which is absent here")
+    return path
