@@ -173,6 +173,8 @@ def run_job(config: JobConfig, *, log: Callable[[str], None] | None = None,
     t_loaded = time.perf_counter()
     writer = ShardWriter(out, scorer.columns, overwrite=config.overwrite)
     inventory: list[InputFile] = []
+    if progress is not None:
+        progress(0, 0)  # scoring starts: open the progress display
     n_articles = n_sentences = n_tokens = 0
     for chunk in chunks(read_inputs(config.inputs, config.columns, report, inventory), config.articles_per_chunk):
         for article in chunk:

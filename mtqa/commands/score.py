@@ -51,26 +51,36 @@ def overrides(args: argparse.Namespace) -> dict:
     }
 
 
+class _ProgressBar:
+    """A tqdm bar on stderr, opened when scoring starts (after the model has loaded)."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.articles = 0
+
+    def __call__(self, n_articles: int, n_sentences: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(unit=" sent", file=sys.stderr, desc="scoring", dynamic_ncols=True, mininterval=0.5)
+        self.articles += n_articles
+        self.bar.update(n_sentences)
+        self.bar.set_postfix(articles=self.articles, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _print_error(err: InputError) -> None:
     print(f"mtqa: {'warning' if err.warning else 'error'}: {err}", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides(args))
-    bar = None
-    if config.progress:
-        from tqdm import tqdm
-
-        bar = tqdm(unit=" sent", file=sys.stderr, desc="scoring", dynamic_ncols=True, mininterval=0.5)
-
-    def progress(n_articles: int, n_sentences: int) -> None:
-        bar.update(n_sentences)
-        progress.articles += n_articles
-        bar.set_postfix(articles=progress.articles, refresh=False)
-
-    progress.articles = 0
+    bar = _ProgressBar() if config.progress else None
     try:
-        result = run_job(config, on_error=_print_error, progress=progress if bar else None)
+        result = run_job(config, on_error=_print_error, progress=bar)
     finally:
         if bar is not None:
             bar.close()

@@ -1,0 +1,34 @@
+"""Agreement of mtqa's scores with human judgements (``python -m mtqa evaluate``).
+
+    gold.py         gold readers (MLQE-PE DA, WMT QE 2022/2023 MQM, Google MQM TED, tables)
+                    and ``export_segments`` (gold MT output -> JSONL for ``mtqa score``)
+    predictions.py  reading a scored output folder / saved dataset / table
+    correlation.py  Spearman, Pearson, Kendall tau-b with seeded percentile-bootstrap CIs
+    spans.py        word-level MCC / F1 of predicted vs gold error spans
+    benchmark.py    join by id (or position), groups, all figures as a JSON-ready dict
+    report.py       text tables and the JSON file
+
+Typical workflow::
+
+    python -m mtqa evaluate --export-gold GOLD -o segments.jsonl
+    python -m mtqa score segments.jsonl --unit segment -o OUT
+    python -m mtqa evaluate OUT --gold GOLD [--group-by system] [--spans]
+"""
+
+from mtqa.evaluate.correlation import correlate, kendall, pearson, spearman
+from mtqa.evaluate.gold import FORMATS, GoldRecord, GoldSet, export_segments, load_gold
+from mtqa.evaluate.spans import span_metrics, words
+
+__all__ = [
+    "FORMATS",
+    "GoldRecord",
+    "GoldSet",
+    "correlate",
+    "export_segments",
+    "kendall",
+    "load_gold",
+    "pearson",
+    "span_metrics",
+    "spearman",
+    "words",
+]

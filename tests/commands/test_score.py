@@ -1,0 +1,145 @@
+"""End-to-end: ``python -m mtqa score`` as a user runs it, on the real default model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import DATA, run_mtqa
+
+BROKEN = ("Discuss the financial attitude", "Agriculture ministers discuss, according to", "Decisions related to (if any)")
+
+
+def _write_bad_inputs(folder):
+    folder.mkdir()
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "binary.txt").write_bytes(bytes(range(256)) * 8)
+    (folder / "gbk.txt").write_bytes("这是一篇中文文章，不是英文。".encode("gbk") * 3)
+    (folder / "latin1.txt").write_bytes("The caf\u00e9 reopened on Monday \u2013 to everyone's relief.".encode("cp1252"))
+    (folder / "rows.jsonl").write_text(
+        '{"id": "r1", "text": "The council met on Monday and approved the budget."}\n'
+        '{"id": "r2", "text": "broken row\n'
+        '{"id": "r1", "text": "A duplicate id."}\n', encoding="utf-8")
+    (folder / "nocol.csv").write_text("id,body\n1,Some text.\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory, default_model):
+    tmp = tmp_path_factory.mktemp("job")
+    bad = _write_bad_inputs(tmp / "bad")
+    out = tmp / "out"
+    proc = run_mtqa("score", str(DATA / "sample-mt-article.txt"), str(DATA / "sample-fluent-article.txt"), str(bad),
+                    "-o", str(out), "--format", "parquet", "--no-progress")
+    return proc, out
+
+
+def test_exit_code_and_one_line_per_bad_input(job):
+    proc, _ = job
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("mtqa: error:")]
+    expect = {"empty.txt": "empty file", "binary.txt": "binary", "gbk.txt": "not UTF-8",
+              "rows.jsonl: row 2": "not valid JSON", "rows.jsonl: row 3": "duplicate id 'r1'", "nocol.csv": "no 'text' column"}
+    for where, what in expect.items():
+        hits = [e for e in errors if where in e and what in e]
+        assert len(hits) == 1, (where, what, errors)
+    assert len(errors) == len(expect)
+    assert any("latin1.txt" in line and "cp1252" in line for line in proc.stderr.splitlines() if "warning" in line)
+
+
+def test_datasets_load_with_the_contract(job):
+    import datasets
+
+    _, out = job
+    sents = datasets.load_from_disk(str(out / "sentences"))
+    arts = datasets.load_from_disk(str(out / "articles"))
+    assert {"article_id", "sentence_id", "paragraph_id", "start", "end", "text", "quality", "flags", "spans",
+            "surprisal_mean", "surprisal_max", "surprisal_p90", "slor"} <= set(sents.column_names)
+    assert sorted(arts["article_id"]) == ["bad/latin1", "r1", "sample-fluent-article", "sample-mt-article"]
+    texts = dict(zip(arts["article_id"], arts["text"]))
+    for row in sents:
+        article_text = texts[row["article_id"]]
+        assert article_text[row["start"]:row["end"]] == row["text"]
+        assert 0.0 <= row["quality"] <= 1.0
+        for span in row["spans"]:
+            assert row["start"] <= span["start"] < span["end"] <= row["end"]
+    ids = [(r["article_id"], r["sentence_id"]) for r in sents]
+    assert len(ids) == len(set(ids))
+    a = arts.to_pandas().set_index("article_id")
+    assert a.loc["sample-mt-article", "n_sentences"] == sum(1 for r in sents if r["article_id"] == "sample-mt-article")
+    assert (out / "sentences.parquet").is_file() and (out / "articles.parquet").is_file()
+
+
+def test_broken_sample_sentences_score_below_fluent_ones(job):
+    import datasets
+
+    _, out = job
+    sents = datasets.load_from_disk(str(out / "sentences"))
+    broken = [r["quality"] for r in sents if r["text"].startswith(BROKEN)]
+    fluent = [r["quality"] for r in sents if r["article_id"] == "sample-fluent-article" and r["sentence_id"] > 0]
+    assert len(broken) == 3 and len(fluent) >= 5
+    assert max(broken) < min(fluent), (broken, fluent)
+    arts = datasets.load_from_disk(str(out / "articles")).to_pandas().set_index("article_id")
+    assert arts.loc["sample-mt-article", "quality"] < arts.loc["sample-fluent-article", "quality"]
+
+
+def test_run_json_provenance(job):
+    _, out = job
+    info = json.loads((out / "run.json").read_text())
+    assert info["model"]["name"] == "gemma-3-270m" and len(info["model"]["weights_sha256"]) == 64
+    assert info["signature"].startswith("mtqa:") and info["model"]["weights_sha256"][:12] in info["signature"]
+    assert "seg:pysbd-" in info["signature"] and "unit:article" in info["signature"]
+    paths = {i["path"].rsplit("/", 1)[-1]: i for i in info["inputs"]}
+    assert len(paths["sample-mt-article.txt"]["sha256"]) == 64 and paths["sample-mt-article.txt"]["size"] > 0
+    assert info["counts"]["articles"] == 4 and info["counts"]["input_errors"] == 6
+    assert info["timings"]["sentences_per_s"] > 0 and info["config"]["unit"] == "article"
+
+
+def test_summary_on_stdout(job):
+    proc, _ = job
+    assert "Scored 4 article(s)" in proc.stdout and "Worst" in proc.stdout
+
+
+def test_existing_output_is_refused_without_overwrite(job):
+    _, out = job
+    proc = run_mtqa("score", str(DATA / "sample-fluent-article.txt"), "-o", str(out))
+    assert proc.returncode == 2 and "output folder exists" in proc.stderr and "--overwrite" in proc.stderr
+    assert "Traceback" not in proc.stderr and (out / "run.json").is_file()
+
+
+def test_unknown_config_key_fails_before_scoring(tmp_path):
+    cfg = tmp_path / "job.yaml"
+    cfg.write_text(f"inputs: [{DATA / 'sample-fluent-article.txt'}]\noutput: {tmp_path / 'out'}\nscoring:\n  spike: 3\n")
+    proc = run_mtqa("score", "--config", str(cfg))
+    assert proc.returncode == 2 and "unknown key 'scoring.spike'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_wrong_type_on_command_line(tmp_path):
+    proc = run_mtqa("score", str(DATA / "sample-fluent-article.txt"), "-o", str(tmp_path / "o"), "--batch-size", "0")
+    assert proc.returncode == 2 and "'model.batch_size'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unwritable_output(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = run_mtqa("score", str(DATA / "sample-fluent-article.txt"), "-o", str(blocker / "out"))
+    assert proc.returncode == 2 and "cannot write" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_segment_unit_with_config_and_cli_override(tmp_path, default_model):
+    rows = tmp_path / "segs.jsonl"
+    rows.write_text('{"id": "s1", "text": "The minister arrived. She spoke briefly."}\n'
+                    '{"id": "s2", "text": "Prices rose sharply in March."}\n', encoding="utf-8")
+    cfg = tmp_path / "job.yaml"
+    cfg.write_text(f"inputs: [{rows}]\noutput: {tmp_path / 'unused'}\nunit: segment\nprogress: false\n")
+    out = tmp_path / "out"
+    proc = run_mtqa("score", "--config", str(cfg), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    import datasets
+
+    sents = datasets.load_from_disk(str(out / "sentences"))
+    assert sents["article_id"] == ["s1", "s2"] and sents["text"][0] == "The minister arrived. She spoke briefly."
+    assert not (tmp_path / "unused").exists()
