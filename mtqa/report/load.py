@@ -106,7 +106,7 @@ def _load_dataset(path: Path, what: str):
     try:
         ds = datasets.load_from_disk(str(path))
     except Exception as exc:  # noqa: BLE001 - any load failure is the user's folder
-        raise MtqaError(f"cannot read {path}: {exc}".splitlines()[0]) from exc
+        raise MtqaError(f"cannot read {path} (empty or damaged dataset?): {type(exc).__name__}: {exc}".splitlines()[0]) from exc
     if isinstance(ds, datasets.DatasetDict):
         raise MtqaError(f"{path} holds a DatasetDict, expected a single dataset")
     return ds
@@ -214,7 +214,11 @@ def load(out_dir: str | Path, max_articles: int = 50, max_sentences: int = 2000)
     flag_counts: dict[str, int] = {}
     if len(flags):
         # count a label once per sentence even if a signal repeats it
-        for entry in pc.value_counts(pc.list_flatten(flags)).to_pylist():
+        import pyarrow as pa
+
+        pairs = pa.table({"row": pc.list_parent_indices(flags), "label": pc.list_flatten(flags)})
+        unique = pairs.group_by(["row", "label"]).aggregate([])
+        for entry in pc.value_counts(unique.column("label")).to_pylist():
             if entry["values"] is not None:
                 flag_counts[str(entry["values"])] = int(entry["counts"])
     flag_counts = dict(sorted(flag_counts.items(), key=lambda kv: (-kv[1], kv[0])))
