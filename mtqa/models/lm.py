@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -64,6 +65,7 @@ class CausalLM:
         threads: int | None = None,
         max_tokens: int = 512,
         head_chunk: int = 256,
+        cache_size: int = 8192,
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -85,6 +87,10 @@ class CausalLM:
         cfg = self.model.config
         self.softcap = getattr(cfg, "final_logit_softcapping", None)
         self.prefix_id = self._prefix_token_id()
+        # text -> TokenScores of recent texts: signals that re-score a sentence (e.g. the
+        # word-order search scoring the original next to its reorderings) get it for free.
+        self._cache: OrderedDict[str, TokenScores] = OrderedDict()
+        self.cache_size = cache_size
 
     def _prefix_token_id(self) -> int:
         """The token every text is conditioned on, so its first real token gets a probability."""
@@ -109,6 +115,16 @@ class CausalLM:
     @torch.inference_mode()
     def score(self, texts: Sequence[str], batch_tokens: int = 4096, batch_size: int = 32) -> list[TokenScores]:
         """Score ``texts``; results in input order. Batches hold at most ``batch_tokens`` padded tokens."""
+        cached = {t: self._cache[t] for t in texts if t in self._cache}
+        todo = list(dict.fromkeys(t for t in texts if t not in cached))
+        fresh = dict(zip(todo, self._score_uncached(todo, batch_tokens, batch_size))) if todo else {}
+        for t, r in fresh.items():
+            self._cache[t] = r
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return [cached.get(t) or fresh[t] for t in texts]
+
+    def _score_uncached(self, texts: Sequence[str], batch_tokens: int, batch_size: int) -> list[TokenScores]:
         enc = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
         ids_list = enc["input_ids"]
         offs_list = enc["offset_mapping"]
