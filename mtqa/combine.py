@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, asdict
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 # Flags that do not count as artefact evidence in the penalty (they are the combiner's own).
 _OWN_FLAGS = {"low_quality"}
@@ -81,3 +81,18 @@ class HeuristicCombiner:
             if q < self.flag_quality and "low_quality" not in fl:
                 fl.append("low_quality")
         return out
+
+
+class Combiner(Protocol):
+    """What the pipeline needs of a combiner."""
+
+    labels: dict[str, str]
+
+    def signature(self) -> str: ...
+
+    def combine(self, columns: dict[str, Sequence[Any]], flags: list[list[str]]) -> list[float]: ...
+
+
+def build_combiner(config, model_name: str) -> Combiner:
+    """The job's combiner (the one place that chooses it)."""
+    return HeuristicCombiner(model_name, config.scoring.flag_quality)

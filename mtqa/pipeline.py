@@ -16,15 +16,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from mtqa import __version__
-from mtqa.combine import HeuristicCombiner
+from mtqa.combine import Combiner, build_combiner
 from mtqa.config import JobConfig
 from mtqa.errors import InputError, MtqaError
 from mtqa.models import ResolvedModel, resolve
 from mtqa.models.lm import CausalLM
 from mtqa.readers import InputFile, read_inputs
 from mtqa.segment import segment, segmenter_signature
-from mtqa.signals.base import Signal, SignalOutput
-from mtqa.signals.lm import LMSignal
+from mtqa.signals import Signal, SignalOutput, build_signals
 from mtqa.signature import build_signature, package_versions
 from mtqa.types import Article
 from mtqa.writers import ShardWriter, check_output
@@ -38,19 +37,14 @@ class Scorer:
     model: ResolvedModel
     lm: CausalLM
     signals: list[Signal]
-    combiner: HeuristicCombiner
+    combiner: Combiner
 
     @classmethod
     def build(cls, config: JobConfig, log: Callable[[str], None] = print) -> "Scorer":
         m = config.model
         model = resolve(m.name, log=log)
         lm = CausalLM(model.path, device=m.device, dtype=m.dtype, threads=m.threads, max_tokens=m.max_tokens)
-        signals: list[Signal] = [
-            LMSignal(lm, spike_z=config.scoring.spike_z, spike_min=config.scoring.spike_min,
-                     batch_tokens=m.batch_tokens, batch_size=m.batch_size),
-        ]
-        signals.extend(_optional_signals(config))
-        return cls(config, model, lm, signals, HeuristicCombiner(model.name, config.scoring.flag_quality))
+        return cls(config, model, lm, build_signals(config, lm), build_combiner(config, model.name))
 
     @property
     def columns(self):
@@ -122,15 +116,6 @@ def aggregate(article: Article, rows: list[dict]) -> dict:
         "quality": quality, "flagged_share": sum(1 for r in rows if r["flags"]) / len(rows),
         "worst_sentence_id": worst["sentence_id"], "text": article.text,
     }
-
-
-def _optional_signals(config: JobConfig) -> list[Signal]:
-    """Rule-based signals that need no model (added as they land)."""
-    try:
-        from mtqa.signals.artefacts import ArtefactSignal
-    except ImportError:
-        return []
-    return [ArtefactSignal()]
 
 
 def chunks(items: Iterable[Article], size: int) -> Iterator[list[Article]]:

@@ -1,0 +1,25 @@
+"""Signals: each turns a batch of articles' sentences into named columns, flags and spans.
+
+``build_signals`` is the one place that decides which signals a job runs, in order.
+"""
+
+from __future__ import annotations
+
+from mtqa.config import JobConfig
+from mtqa.models.lm import CausalLM
+from mtqa.signals.base import Column, Signal, SignalOutput
+
+
+def build_signals(config: JobConfig, lm: CausalLM) -> list[Signal]:
+    from mtqa.signals.artefacts import ArtefactSignal
+    from mtqa.signals.lm import LMSignal
+
+    m = config.model
+    return [
+        LMSignal(lm, spike_z=config.scoring.spike_z, spike_min=config.scoring.spike_min,
+                 batch_tokens=m.batch_tokens, batch_size=m.batch_size),
+        ArtefactSignal(),
+    ]
+
+
+__all__ = ["Column", "Signal", "SignalOutput", "build_signals"]
