@@ -30,6 +30,21 @@ def _weights_hash(folder: Path) -> str:
     return hashlib.sha256("".join(sha256_file(f) for f in files).encode()).hexdigest()
 
 
+def _from_hub(repo_id: str) -> ResolvedModel:
+    """A hub id: its snapshot (from the local hub cache, or downloaded where the network allows),
+    hashed like a local folder so the signature names the exact weights."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
+    except Exception as exc:  # noqa: BLE001 - offline, unknown repo, gated model...
+        raise ModelError(
+            f"cannot get model {repo_id!r} from the Hugging Face hub or its local cache "
+            f"({type(exc).__name__}); download it where there is network and pass its local folder"
+        ) from None
+    return ResolvedModel(repo_id, folder, _weights_hash(Path(folder)))
+
+
 def resolve(name: str, *, auto_download: bool = True, log=print) -> ResolvedModel:
     """Turn a model setting into a loadable folder.
 
@@ -57,7 +72,7 @@ def resolve(name: str, *, auto_download: bool = True, log=print) -> ResolvedMode
             return ResolvedModel(info.get("name", folder.name), str(folder), info["weights_sha256"], info.get("licence", ""))
         return ResolvedModel(str(folder), str(folder), _weights_hash(folder))
     if "/" in name and not name.startswith((".", "/")):
-        return ResolvedModel(name, name, "hub:unverified")
+        return _from_hub(name)
     raise ModelError(
         f"model {name!r} is neither an embedded model ({', '.join(EMBEDDED)}), a local folder, nor a hub id"
     )

@@ -86,16 +86,29 @@ def _jsonl_rows(path: Path, on_error: ErrorSink) -> Iterator[tuple[int, dict]]:
             yield n, row
 
 
-def _csv_rows(path: Path, columns: Columns, delimiter: str) -> Iterator[tuple[int, dict]]:
-    data = path.read_bytes()
-    if not data.strip():
-        raise InputError(str(path), "empty file (skipped)")
-    text, _ = decode(data, str(path))
+def _csv_rows(path: Path, columns: Columns, delimiter: str, on_error: ErrorSink) -> Iterator[tuple[int, dict]]:
+    """Stream CSV rows; a file that is not UTF-8 is decoded whole by ``decode`` (cp1252 or refused)."""
     csv.field_size_limit(sys.maxsize)
+    with open(path, "rb") as fh:
+        if looks_binary(fh.read(8192)):
+            raise InputError(str(path), "binary file, not CSV (skipped)")
+    n = 0
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh, delimiter=delimiter)
+            _require_text_column(reader.fieldnames or [], str(path), columns)
+            for n, row in enumerate(reader, start=1):
+                yield n, row
+        return
+    except UnicodeDecodeError:
+        if n:  # rows already yielded were valid UTF-8; a later bad byte is an error for the rest
+            raise InputError(f"{path}: row {n + 1}", "not UTF-8 from here on; the rest of the file skipped") from None
+    text, note = decode(path.read_bytes(), str(path))
+    if note:
+        on_error(InputError(str(path), note + " (scored)", warning=True))
     reader = csv.DictReader(text.splitlines(keepends=True), delimiter=delimiter)
     _require_text_column(reader.fieldnames or [], str(path), columns)
-    for n, row in enumerate(reader, start=1):
-        yield n, row
+    yield from enumerate(reader, start=1)
 
 
 def _parquet_rows(path: Path, columns: Columns) -> Iterator[tuple[int, dict]]:
@@ -121,7 +134,7 @@ def iter_table(path: Path, prefix: str, columns: Columns, on_error: ErrorSink) -
         if suffix in (".jsonl", ".json"):
             rows = _jsonl_rows(path, on_error)
         elif suffix in (".csv", ".tsv"):
-            rows = _csv_rows(path, columns, "\t" if suffix == ".tsv" else ",")
+            rows = _csv_rows(path, columns, "\t" if suffix == ".tsv" else ",", on_error)
         else:
             rows = _parquet_rows(path, columns)
         # a JSON-lines file without the text column anywhere is one error, not one per row

@@ -143,3 +143,27 @@ def test_segment_unit_with_config_and_cli_override(tmp_path, default_model):
     sents = datasets.load_from_disk(str(out / "sentences"))
     assert sents["article_id"] == ["s1", "s2"] and sents["text"][0] == "The minister arrived. She spoke briefly."
     assert not (tmp_path / "unused").exists()
+
+
+def test_any_local_causal_lm_folder_works(tmp_path, default_model):
+    """`--model FOLDER` takes any transformers causal LM; here a tiny random Llama with Gemma's tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from mtqa.models.embedded import sha256_file
+
+    tok = AutoTokenizer.from_pretrained(default_model.path)
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=1, bos_token_id=tok.bos_token_id,
+                      eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    folder = tmp_path / "tiny-llama"
+    LlamaForCausalLM(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    out = tmp_path / "out"
+    proc = run_mtqa("score", str(DATA / "sample-fluent-article.txt"), "-o", str(out), "--model", str(folder), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((out / "run.json").read_text())
+    assert info["model"]["path"] == str(folder)
+    assert info["model"]["weights_sha256"] == sha256_file(folder / "model.safetensors")
+    assert f"@{info['model']['weights_sha256'][:12]}" in info["signature"]

@@ -99,3 +99,11 @@ def test_decode_utf8_with_bom():
     assert decode("\ufeffHello".encode("utf-8"), "x") == ("Hello", None)
     with pytest.raises(InputError):
         decode(b"\x00\x01\x02", "x")
+
+
+def test_csv_in_cp1252_is_decoded(tmp_path):
+    f = tmp_path / "w.csv"
+    f.write_bytes("id,text\n1,Caf\u00e9 \u2013 open\n".encode("cp1252"))
+    arts, errors, _ = _read([f])
+    assert [a.text for a in arts] == ["Caf\u00e9 \u2013 open"]
+    assert len(errors) == 1 and errors[0].warning and "cp1252" in errors[0].message
