@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mtqa.errors import ConfigError
 from mtqa.models.embedded import DEFAULT_MODEL
@@ -37,12 +37,23 @@ class ModelSettings(_Strict):
     batch_size: int = Field(64, ge=1, description="sentences per forward pass at most")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
     max_tokens: int = Field(512, ge=8, description="tokens scored per sentence; longer ones are truncated and marked")
+    quantize: Literal["none", "int8"] = Field("none", description="int8: dynamic int8 quantisation of linear layers (CPU, float32)")
 
 
 class ScoringSettings(_Strict):
     spike_z: float = Field(3.5, gt=0, description="a token is a surprisal spike when its robust z-score exceeds this")
     spike_min: float = Field(7.0, ge=0, description="... and its surprisal (nats) exceeds this")
     flag_quality: float = Field(0.5, ge=0, le=1, description="sentences below this quality count as flagged in aggregates")
+
+
+class RaySettings(_Strict):
+    """``engine: ray``: where the Ray cluster is and how many model actors score on it."""
+
+    address: str | None = Field(None, description="Ray address (e.g. ray://head:10001 or auto); default: RAY_ADDRESS or a local instance")
+    num_actors: int = Field(1, ge=1, description="model actors (one model each)")
+    cpus_per_actor: float = Field(1, gt=0)
+    gpus_per_actor: float = Field(0, ge=0)
+    window: int = Field(256, ge=1, description="chunks handed to Ray at a time (bounds driver memory)")
 
 
 class JobConfig(_Strict):
@@ -56,7 +67,18 @@ class JobConfig(_Strict):
     formats: list[Literal["parquet", "jsonl", "csv"]] = Field(default_factory=list)
     articles_per_chunk: int = Field(32, ge=1, description="articles segmented and scored together")
     progress: bool = True
+    engine: Literal["local", "ray"] = Field("local", description="local: this process; ray: Ray Data actors")
+    ray: RaySettings = Field(default_factory=RaySettings)
+    num_shards: int = Field(1, ge=1, description="split the job into this many deterministic parts (job arrays)")
+    shard_index: int = Field(0, ge=0, description="which part this job scores (0-based)")
+    prefetch: int = Field(2, ge=0, description="chunks read and segmented ahead of the model in a thread (0: none)")
     summary_worst: int = Field(5, ge=0, description="worst sentences shown in the terminal summary")
+
+    @model_validator(mode="after")
+    def _shard_in_range(self) -> "JobConfig":
+        if self.shard_index >= self.num_shards:
+            raise ValueError(f"shard_index {self.shard_index} must be below num_shards {self.num_shards}")
+        return self
 
     @field_validator("formats", mode="before")
     @classmethod

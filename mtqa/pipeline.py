@@ -7,10 +7,11 @@ The model is loaded once per job; a bad input is reported and skipped, never fat
 
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -26,7 +27,7 @@ from mtqa.segment import segment, segmenter_signature
 from mtqa.signals import Signal, SignalOutput, build_signals
 from mtqa.signature import build_signature, package_versions
 from mtqa.types import Article
-from mtqa.writers import ShardWriter, check_output
+from mtqa.writers import ShardWriter, check_output, job_key, write_json_atomic
 
 
 @dataclass
@@ -43,7 +44,8 @@ class Scorer:
     def build(cls, config: JobConfig, log: Callable[[str], None] = print) -> "Scorer":
         m = config.model
         model = resolve(m.name, log=log)
-        lm = CausalLM(model.path, device=m.device, dtype=m.dtype, threads=m.threads, max_tokens=m.max_tokens)
+        lm = CausalLM(model.path, device=m.device, dtype=m.dtype, threads=m.threads, max_tokens=m.max_tokens,
+                      quantize=m.quantize)
         return cls(config, model, lm, build_signals(config, lm), build_combiner(config, model.name))
 
     @property
@@ -61,13 +63,35 @@ class Scorer:
     def signature(self) -> str:
         return build_signature(
             model=self.model.name, weights_sha256=self.model.weights_sha256,
-            dtype=str(self.lm.dtype).replace("torch.", ""), device=self.lm.device,
+            dtype=self.dtype_name, device=self.lm.device,
             segmenter=segmenter_signature(), unit=self.config.unit,
             signals=[s.signature() for s in self.signals], combiner=self.combiner.signature(),
         )
 
+    @property
+    def dtype_name(self) -> str:
+        name = str(self.lm.dtype).replace("torch.", "")
+        return name + ("+int8" if self.config.model.quantize == "int8" else "")
+
+    def describe(self) -> dict[str, Any]:
+        """What run.json records about the scorer (also sent back by remote engines)."""
+        return {
+            "signature": self.signature(),
+            "model": {"name": self.model.name, "path": self.model.path, "weights_sha256": self.model.weights_sha256,
+                      "licence": self.model.licence, "dtype": self.dtype_name, "device": self.lm.device},
+            "columns": list(self.columns),
+            "labels": self.labels,
+            # reference-mode metrics carry their own reproducibility signatures (sacrebleu's)
+            "sacrebleu": next((s.metric_signatures() for s in self.signals if hasattr(s, "metric_signatures")), None),
+        }
+
     def score_chunk(self, articles: Sequence[Article]) -> tuple[list[dict], list[dict]]:
-        """Score articles whose ``sentences`` are set; return (sentence rows, article rows)."""
+        """Score articles whose ``sentences`` are set; return (sentence rows, article rows).
+
+        The LM's text cache is cleared first, so a chunk's numbers depend on the chunk alone
+        (the same whether the job ran whole, was resumed, sharded or run on Ray).
+        """
+        self.lm.clear_cache()
         n = sum(len(a.sentences) for a in articles)
         merged = SignalOutput.empty(n)
         for signal in self.signals:
@@ -125,6 +149,76 @@ def chunks(items: Iterable[Article], size: int) -> Iterator[list[Article]]:
 
 
 @dataclass
+class Chunk:
+    """Chunk ``k`` of the job: its articles (segmented, empty ones dropped) and all their ids."""
+
+    k: int
+    articles: list[Article]
+    ids: list[str]
+    done: bool = False
+
+
+def job_chunks(config: JobConfig, report: Callable[[InputError], None], inventory: list[InputFile],
+               is_done: Callable[[int, list[str]], bool] = lambda k, ids: False) -> Iterator[Chunk]:
+    """Read, number and segment the job's chunks; only this shard's (``k % num_shards == shard_index``).
+
+    Readers are deterministic, so chunk ``k`` always holds the same articles: that is what
+    makes resuming, sharding and merging exact. Chunks already done are yielded with
+    ``done=True`` after segmentation (so their input problems are still reported).
+    """
+    for k, chunk in enumerate(chunks(read_inputs(config.inputs, config.columns, report, inventory),
+                                     config.articles_per_chunk)):
+        if k % config.num_shards != config.shard_index:
+            continue
+        ids = [a.article_id for a in chunk]
+        for article in chunk:
+            article.sentences = segment(article, config.unit)
+            if not article.sentences:
+                report(InputError(article.origin, "no text to score after segmentation (skipped)"))
+        yield Chunk(k, [a for a in chunk if a.sentences], ids, done=is_done(k, ids))
+
+
+_END = object()
+
+
+def prefetched(items: Iterator, depth: int) -> Iterator:
+    """Run ``items`` in a thread, ``depth`` ahead: reading and segmentation overlap model work."""
+    if depth <= 0:
+        yield from items
+        return
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_END)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+            q.put(exc)
+
+    thread = threading.Thread(target=produce, name="mtqa-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+@dataclass
 class JobResult:
     out: Path
     run_info: dict[str, Any]
@@ -138,14 +232,19 @@ class JobResult:
 
 def run_job(config: JobConfig, *, log: Callable[[str], None] | None = None,
             on_error: Callable[[InputError], None] | None = None, progress=None) -> JobResult:
-    """Score every input of ``config`` into ``config.output``."""
+    """Score every input of ``config`` into ``config.output``.
+
+    Resumes an unfinished job in ``config.output`` with the same settings (see
+    :class:`mtqa.writers.ShardWriter`).
+    """
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if not config.inputs:
         raise MtqaError("no inputs: give files or folders to score (or `inputs:` in the config)")
     if not config.output:
         raise MtqaError("no output folder: pass -o OUT (or `output:` in the config)")
     out = Path(config.output)
-    check_output(out, config.overwrite)
+    key = job_key(config.model_dump(mode="json"))
+    resume = check_output(out, config.overwrite, key)
     errors: list[InputError] = []
 
     def report(err: InputError) -> None:
@@ -154,36 +253,38 @@ def run_job(config: JobConfig, *, log: Callable[[str], None] | None = None,
             on_error(err)
 
     t0 = time.perf_counter()
-    scorer = Scorer.build(config, log=log)
+    if config.engine == "ray":
+        from mtqa.engines.ray import RayEngine
+
+        engine = RayEngine(config, log=log)
+    else:
+        engine = LocalEngine(Scorer.build(config, log=log))
+    info = engine.describe()
     t_loaded = time.perf_counter()
-    writer = ShardWriter(out, scorer.columns, overwrite=config.overwrite)
+    writer = ShardWriter(out, info["columns"], overwrite=config.overwrite, key=key, signature=info["signature"],
+                         resume=resume)
+    if writer.resumed:
+        log(f"mtqa: resuming the unfinished job in {out} ({writer.n_shards} chunk(s) already done)")
     inventory: list[InputFile] = []
     if progress is not None:
         progress(0, 0)  # scoring starts: open the progress display
-    n_articles = n_sentences = n_tokens = 0
-    for chunk in chunks(read_inputs(config.inputs, config.columns, report, inventory), config.articles_per_chunk):
-        for article in chunk:
-            article.sentences = segment(article, config.unit)
-            if not article.sentences:
-                report(InputError(article.origin, "no text to score after segmentation (skipped)"))
-        chunk = [a for a in chunk if a.sentences]
-        if not chunk:
-            continue
-        sentence_rows, article_rows = scorer.score_chunk(chunk)
-        writer.write_chunk(sentence_rows, article_rows)
-        n_articles += len(chunk)
-        n_sentences += len(sentence_rows)
-        n_tokens += sum(r["lm_tokens"] for r in sentence_rows)
+    todo = prefetched(job_chunks(config, report, inventory, writer.is_done), config.prefetch)
+    for chunk, sentence_rows, article_rows in engine.run(todo):
+        writer.write_chunk(sentence_rows, article_rows, k=chunk.k, article_ids=chunk.ids,
+                           extra={"tokens": int(sum(r["lm_tokens"] for r in sentence_rows))})
         if progress is not None:
-            progress(len(chunk), len(sentence_rows))
+            progress(len(chunk.articles), len(sentence_rows))
+    engine.close()
     t_scored = time.perf_counter()
-    signature = scorer.signature()
+    done = writer.done.values()
+    n_articles = sum(c["articles"] for c in done)
+    n_sentences = sum(c["sentences"] for c in done)
+    n_tokens = sum(c.get("tokens", 0) for c in done)
+    signature = info["signature"]
     run_info = {
         "mtqa_version": __version__,
         "signature": signature,
-        "model": {"name": scorer.model.name, "path": scorer.model.path, "weights_sha256": scorer.model.weights_sha256,
-                  "licence": scorer.model.licence, "dtype": str(scorer.lm.dtype).replace("torch.", ""),
-                  "device": scorer.lm.device},
+        "model": info["model"],
         "segmenter": segmenter_signature(),
         "packages": package_versions(),
         "config": config.model_dump(mode="json"),
@@ -192,19 +293,47 @@ def run_job(config: JobConfig, *, log: Callable[[str], None] | None = None,
                    "input_errors": sum(1 for e in errors if not e.warning),
                    "input_warnings": sum(1 for e in errors if e.warning)},
         "errors": [{"where": e.where, "message": e.message, "warning": e.warning} for e in errors],
-        "columns": {c.name: c.doc for c in scorer.columns},
-        "labels": scorer.labels,
+        "columns": {c.name: c.doc for c in info["columns"]},
+        "labels": info["labels"],
+        "sacrebleu": info.get("sacrebleu"),
     }
+    if config.num_shards > 1:
+        run_info["shard"] = {"index": config.shard_index, "num_shards": config.num_shards,
+                             "chunks": sorted([int(k), v["sentences"], v["articles"]] for k, v in writer.done.items())}
+    new_sentences = sum(c["sentences"] for c in writer.done.values()) - writer.sentences_at_start
+    new_tokens = n_tokens - writer.tokens_at_start
     datasets_out = writer.finish(run_info | {"timings": {}}, config.formats, signature)
     t_done = time.perf_counter()
     score_s = t_scored - t_loaded
     run_info["timings"] = {
         "load_model_s": round(t_loaded - t0, 3), "score_s": round(score_s, 3),
         "write_s": round(t_done - t_scored, 3), "total_s": round(t_done - t0, 3),
-        "sentences_per_s": round(n_sentences / score_s, 2) if score_s > 0 else None,
-        "tokens_per_s": round(n_tokens / score_s, 1) if score_s > 0 else None,
+        "sentences_per_s": round(new_sentences / score_s, 2) if score_s > 0 else None,
+        "tokens_per_s": round(new_tokens / score_s, 1) if score_s > 0 else None,
+        "resumed": writer.resumed,
     }
-    from mtqa.writers import write_json_atomic
-
     write_json_atomic(out / "run.json", run_info)
     return JobResult(out, run_info, errors, datasets_out)
+
+
+class LocalEngine:
+    """Scores chunks in this process with one model."""
+
+    def __init__(self, scorer: Scorer):
+        self.scorer = scorer
+
+    def describe(self) -> dict[str, Any]:
+        return self.scorer.describe()
+
+    def run(self, todo: Iterable[Chunk]) -> Iterator[tuple[Chunk, list[dict], list[dict]]]:
+        for chunk in todo:
+            if chunk.done:
+                continue
+            if not chunk.articles:
+                yield chunk, [], []
+                continue
+            sentence_rows, article_rows = self.scorer.score_chunk(chunk.articles)
+            yield chunk, sentence_rows, article_rows
+
+    def close(self) -> None:
+        pass

@@ -13,6 +13,8 @@ COMMANDS = {
     "download": "download",
     "evaluate": "evaluate",
     "report": "report",
+    "train": "train",
+    "merge": "merge",
 }
 
 

@@ -16,7 +16,8 @@ HELP = "score articles sentence by sentence (files, folders, or a YAML job via -
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="*", help=".txt/.jsonl/.csv/.tsv/.parquet files, datasets folders, or folders of these")
     p.add_argument("-c", "--config", help="YAML job file; flags given here override its values")
-    p.add_argument("-o", "--output", help="output folder (must not exist unless --overwrite)")
+    p.add_argument("-o", "--output", help="output folder (must not exist unless --overwrite; an unfinished job there "
+                                          "with the same settings is resumed)")
     p.add_argument("--overwrite", action="store_true", default=None, help="replace an existing output folder")
     p.add_argument("--unit", choices=["article", "segment"], help="split texts into sentences (article) or keep each row whole (segment)")
     p.add_argument("--format", dest="formats", action="append", choices=["parquet", "jsonl", "csv"],
@@ -29,6 +30,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--text-column", help="column holding the text in table inputs (default: text)")
     p.add_argument("--id-column", help="column holding the article id (default: id)")
+    p.add_argument("--quantize", choices=["none", "int8"], help="int8: dynamic int8 quantisation (CPU, float32)")
+    p.add_argument("--articles-per-chunk", type=int, help="articles segmented, scored and written together (default 32)")
+    p.add_argument("--num-shards", type=int, help="split the job into N deterministic parts (job arrays); join with `mtqa merge`")
+    p.add_argument("--shard-index", type=int, help="which part (0..N-1) this job scores")
+    p.add_argument("--engine", choices=["local", "ray"], help="local (this process) or ray (Ray Data actors)")
+    p.add_argument("--ray-address", help="Ray cluster address (default: RAY_ADDRESS or a local Ray instance)")
+    p.add_argument("--ray-actors", type=int, help="Ray model actors (one model each)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -48,6 +56,13 @@ def overrides(args: argparse.Namespace) -> dict:
         "columns.text": args.text_column,
         "columns.id": args.id_column,
         "progress": False if args.no_progress else None,
+        "model.quantize": args.quantize,
+        "articles_per_chunk": args.articles_per_chunk,
+        "num_shards": args.num_shards,
+        "shard_index": args.shard_index,
+        "engine": args.engine,
+        "ray.address": args.ray_address,
+        "ray.num_actors": args.ray_actors,
     }
 
 

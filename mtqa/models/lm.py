@@ -66,6 +66,8 @@ class CausalLM:
         max_tokens: int = 512,
         head_chunk: int = 256,
         cache_size: int = 8192,
+        quantize: str = "none",
+        entropy: bool = True,
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -84,6 +86,16 @@ class CausalLM:
         if not self.tokenizer.is_fast:
             raise ModelError(f"model {path!r} has no fast tokenizer; mtqa needs character offsets")
         self.model.to(self.device).eval()
+        self.quantize = quantize
+        if quantize == "int8":
+            if self.device != "cpu" or self.dtype != torch.float32:
+                raise ModelError("quantize: int8 needs device: cpu and dtype: float32")
+            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        elif quantize != "none":
+            raise ModelError(f"unknown quantize setting {quantize!r} (none or int8)")
+        # entropy=False skips the entropy of the predictive distribution (about a third of
+        # the output-layer cost); TokenScores.entropies is then all NaN.
+        self.entropy = entropy
         cfg = self.model.config
         self.softcap = getattr(cfg, "final_logit_softcapping", None)
         self.prefix_id = self._prefix_token_id()
@@ -123,6 +135,11 @@ class CausalLM:
             if len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return [cached.get(t) or fresh[t] for t in texts]
+
+    def clear_cache(self) -> None:
+        """Forget cached scores. The pipeline calls this per chunk, so a chunk's scores depend
+        only on the chunk (bit-identical whether a job ran whole, resumed, or was sharded)."""
+        self._cache.clear()
 
     def _score_uncached(self, texts: Sequence[str], batch_tokens: int, batch_size: int) -> list[TokenScores]:
         enc = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
@@ -174,24 +191,30 @@ class CausalLM:
         else:  # unusual architecture: fall back to the full forward pass
             logits = self.model(input_ids=input_ids, attention_mask=mask).logits[:, :-1][target_mask]
             hidden = None
-        out_lp, out_ent = [], []
         total = targets.shape[0]
+        out_lp = torch.empty(total, dtype=torch.float32, device=hidden.device if hidden is not None else logits.device)
+        out_ent = torch.full_like(out_lp, float("nan"))
         for start in range(0, total, self.head_chunk):
             sl = slice(start, start + self.head_chunk)
-            chunk = head(hidden[sl]) if hidden is not None else logits[sl]
-            chunk = chunk.float()
+            z = head(hidden[sl]) if hidden is not None else logits[sl]
+            z = z.float() if z.dtype != torch.float32 else (z.clone() if hidden is None else z)
             if self.softcap:
-                chunk = torch.tanh(chunk / self.softcap) * self.softcap
-            logp = torch.log_softmax(chunk, dim=-1)
-            out_lp.append(logp.gather(1, targets[sl, None]).squeeze(1))
-            out_ent.append(-(logp.exp() * logp).sum(-1))
-        if not out_lp:
-            empty = np.zeros(0, dtype=np.float32)
-            return empty, empty
-        return (
-            torch.cat(out_lp).cpu().numpy().astype(np.float32),
-            torch.cat(out_ent).cpu().numpy().astype(np.float32),
-        )
+                z.div_(self.softcap).tanh_().mul_(self.softcap)
+            # log p = z - logsumexp(z); entropy = logsumexp(z) - sum(softmax(z) * z).
+            # Done in place on the chunk: one pass for exp, one for the weighted sum, instead
+            # of materialising log_softmax, its exp and their product.
+            z.sub_(z.amax(dim=-1, keepdim=True))
+            tz = z.gather(1, targets[sl, None]).squeeze(1)
+            if self.entropy:
+                e = torch.exp(z)
+                s = e.sum(-1)
+                ez = torch.einsum("ij,ij->i", e, z)
+                lse = torch.log(s)
+                out_ent[sl] = lse - ez / s
+            else:
+                lse = torch.logsumexp(z, dim=-1)
+            out_lp[sl] = tz - lse
+        return out_lp.cpu().numpy(), out_ent.cpu().numpy()
 
 
 def nats_to_bits(x: float) -> float:

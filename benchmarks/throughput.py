@@ -1,0 +1,202 @@
+"""Throughput against the machine's limit, in one process, on the same sentences.
+
+    python benchmarks/throughput.py [--model gemma-3-270m] [--sentences 300] [--dtype float32 bfloat16]
+                                    [--memory] [--memory-model smollm2-135m]
+
+Prints, per dtype:
+* the bare model forward pass (decoder + output layer on the same batches, tokens/s);
+* the full ``mtqa score`` pipeline (run_job: reading, segmentation, signals, combiner, shard
+  writing, dataset assembly; tokens/s and sentences/s) and its ratio to the bare forward;
+* torch GEMM peak (fp32, bf16) and the pipeline's effective GFLOP/s (2 x parameters used per
+  token, output layer included, + attention) as a share of the bf16 peak.
+With ``--memory``: peak resident memory of ``score`` in a fresh process for 1k and 100k
+sentences (``--memory-model``; a stub scorer with ``--memory-stub``), to check it streams.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample-mt-article.txt"
+
+
+def gemm_peak(dtype: torch.dtype, n: int = 2048, reps: int = 6) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def corpus(n_sentences: int, seed: int = 0) -> list[str]:
+    """Sentences drawn from the bundled sample articles and shuffled into articles of 8."""
+    from mtqa.segment import segment
+    from mtqa.types import Article
+
+    sents = []
+    for f in sorted((ROOT / "data").glob("*.txt")):
+        text = f.read_text(encoding="utf-8")
+        sents += [s.text for s in segment(Article(f.stem, text, str(f)), "article")]
+    rng = random.Random(seed)
+    return [rng.choice(sents) + ("" if i % 3 else f" ({i})") for i in range(n_sentences)]
+
+
+def write_inputs(sentences: list[str], folder: Path, per_article: int = 8) -> Path:
+    path = folder / "in.jsonl"
+    with open(path, "w", encoding="utf-8") as fh:
+        for a in range(0, len(sentences), per_article):
+            fh.write(json.dumps({"id": f"a{a}", "text": " ".join(sentences[a:a + per_article])}) + "\n")
+    return path
+
+
+def flops_per_token(model, ctx: float) -> float:
+    """2 x (non-embedding params + output layer) + attention (4 x layers x width x context)."""
+    cfg = model.config
+    emb = model.get_input_embeddings().weight.numel()
+    body = sum(p.numel() for p in model.parameters()) - emb
+    head = model.get_output_embeddings().weight.numel()
+    heads = cfg.num_attention_heads * getattr(cfg, "head_dim", cfg.hidden_size // cfg.num_attention_heads)
+    return 2 * (body + head) + 4 * cfg.num_hidden_layers * heads * ctx
+
+
+def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_check: bool) -> dict:
+    from mtqa.config import JobConfig
+    from mtqa.models import resolve
+    from mtqa.models.lm import CausalLM
+    from mtqa.pipeline import run_job
+
+    sentences = corpus(n)
+    resolved = resolve(model_name)
+    lm = CausalLM(resolved.path, device="cpu", dtype=dtype, threads=threads)
+    batch_tokens, batch_size = 4096, 64
+    lm.score(sentences[:16], batch_tokens, batch_size)  # warm-up
+    lm.clear_cache()
+    t = time.perf_counter()
+    scores = lm.score(sentences, batch_tokens, batch_size)
+    bare_s = time.perf_counter() - t
+    n_tokens = sum(len(s.logprobs) for s in scores)
+    res = {"model": model_name, "dtype": dtype, "sentences": n, "tokens": n_tokens, "bare_s": bare_s,
+           "bare_tok_s": n_tokens / bare_s}
+    if entropy_check:
+        lm.entropy = False
+        lm.clear_cache()
+        t = time.perf_counter()
+        lm.score(sentences, batch_tokens, batch_size)
+        res["no_entropy_tok_s"] = n_tokens / (time.perf_counter() - t)
+        lm.entropy = True
+    ctx = n_tokens / n / 2
+    res["gflop_per_token"] = flops_per_token(lm.model, ctx) / 1e9
+    with tempfile.TemporaryDirectory() as tmp:
+        inp = write_inputs(sentences, Path(tmp))
+        cfg = JobConfig.model_validate({"inputs": [str(inp)], "output": f"{tmp}/out", "progress": False,
+                                        "model": {"name": model_name, "device": "cpu", "dtype": dtype,
+                                                  "threads": threads, "batch_tokens": batch_tokens,
+                                                  "batch_size": batch_size}})
+        result = run_job(cfg, log=lambda m: None)
+    tm = result.run_info["timings"]
+    res["pipe_s"] = tm["score_s"] + tm["write_s"]
+    res["pipe_tokens"] = result.run_info["counts"]["lm_tokens"]
+    res["pipe_tok_s"] = res["pipe_tokens"] / res["pipe_s"]
+    res["pipe_sent_s"] = result.run_info["counts"]["sentences"] / res["pipe_s"]
+    res["ratio"] = res["pipe_tok_s"] / res["bare_tok_s"]
+    res["pipe_gflops"] = res["pipe_tok_s"] * res["gflop_per_token"]
+    return res
+
+
+def peak_rss(n: int, model: str, stub: bool) -> float:
+    """Peak RSS (MiB) of a fresh ``score`` process on ``n`` sentences."""
+    code = f"""
+import json, resource, sys, tempfile
+sys.path.insert(0, {str(ROOT / "benchmarks")!r})
+import datasets; datasets.disable_progress_bars()
+from throughput import corpus, write_inputs
+from pathlib import Path
+from mtqa.config import JobConfig
+from mtqa.pipeline import run_job
+tmp = Path(tempfile.mkdtemp())
+inp = write_inputs(corpus({n}), tmp)
+if {stub}:
+    import mtqa.pipeline as p
+    class Stub:
+        def __init__(self, cfg): self.cfg = cfg
+        def describe(self):
+            from mtqa.signals.lm import LMSignal
+            return {{"signature": "stub", "model": {{}}, "columns": list(LMSignal.columns), "labels": {{}}}}
+        def run(self, todo):
+            for c in todo:
+                rows = [dict(article_id=s.article_id, sentence_id=s.sentence_id, paragraph_id=s.paragraph_id, start=s.start,
+                        end=s.end, text=s.text, quality=0.5, flags=[], spans=[], lm_tokens=1) for a in c.articles for s in a.sentences]
+                arts = [dict(article_id=a.article_id, origin=a.origin, n_sentences=len(a.sentences), quality=0.5,
+                        flagged_share=0.0, worst_sentence_id=0, text=a.text) for a in c.articles]
+                yield c, rows, arts
+        def close(self): pass
+    p.Scorer.build = classmethod(lambda cls, cfg, log=None: None)
+    p.LocalEngine = lambda scorer: Stub(None)
+cfg = JobConfig.model_validate({{"inputs": [str(inp)], "output": str(tmp / "out"), "progress": False,
+                                "model": {{"name": {model!r}, "device": "cpu", "dtype": "bfloat16"}}}})
+r = run_job(cfg, log=lambda m: None)
+print(json.dumps({{"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "sentences": r.run_info["counts"]["sentences"]}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="gemma-3-270m")
+    ap.add_argument("--sentences", type=int, default=300)
+    ap.add_argument("--dtype", nargs="+", default=["float32", "bfloat16"])
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--entropy-cost", action="store_true", help="also time the forward pass without entropies")
+    ap.add_argument("--memory", action="store_true", help="peak RSS for 1k and 100k sentences (fresh processes)")
+    ap.add_argument("--memory-model", default="smollm2-135m")
+    ap.add_argument("--memory-stub", action="store_true", help="stub scorer: reader+segmentation+writer path only")
+    ap.add_argument("--memory-sizes", type=int, nargs=2, default=[1000, 100000])
+    args = ap.parse_args()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import datasets
+
+    datasets.disable_progress_bars()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    peaks = {"fp32": gemm_peak(torch.float32), "bf16": gemm_peak(torch.bfloat16)}
+    print(f"torch GEMM peak: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s")
+    for dtype in args.dtype:
+        r = bench(args.model, dtype, args.sentences, args.threads, args.entropy_cost)
+        print(f"[{r['model']} {dtype}] {r['sentences']} sentences, {r['tokens']} tokens, "
+              f"{r['gflop_per_token']:.3f} GFLOP/token")
+        line = f"  bare forward:  {r['bare_tok_s']:8.1f} tokens/s"
+        if "no_entropy_tok_s" in r:
+            line += f"   (without entropy: {r['no_entropy_tok_s']:.1f} tokens/s)"
+        print(line)
+        print(f"  pipeline:      {r['pipe_tok_s']:8.1f} tokens/s  {r['pipe_sent_s']:.1f} sentences/s   "
+              f"pipeline/bare = {r['ratio']:.2f} (aim >= 0.9)")
+        print(f"  effective:     {r['pipe_gflops']:8.1f} GFLOP/s = {r['pipe_gflops'] / peaks['bf16']:.2f} of bf16 peak "
+              f"(aim >= 0.5), {r['pipe_gflops'] / peaks['fp32']:.2f} of fp32 peak")
+    if args.memory:
+        what = "stub scorer (reader+segmentation+writer)" if args.memory_stub else f"{args.memory_model} bfloat16"
+        small, large = (peak_rss(n, args.memory_model, args.memory_stub) for n in args.memory_sizes)
+        print(f"peak RSS, {what}: {small['sentences']} sentences {small['rss_mib']:.0f} MiB, "
+              f"{large['sentences']} sentences {large['rss_mib']:.0f} MiB "
+              f"(ratio {large['rss_mib'] / small['rss_mib']:.2f}, aim <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""CausalLM's fast output layer against a plain log_softmax reference, on a tiny model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tests.test_pipeline import build_tiny_model
+
+TEXTS = ["The council met on Monday.", "Prices rose sharply in March, according to figures released on Friday.",
+         "Short.", "The council met on Monday.", ""]
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory, default_model):
+    from mtqa.models.lm import CausalLM
+
+    path = build_tiny_model(tmp_path_factory.mktemp("tinylm") / "model", default_model.path)
+    return CausalLM(str(path), device="cpu", dtype="float32", head_chunk=7)
+
+
+def reference(lm, text):
+    ids = lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+    x = torch.tensor([[lm.prefix_id] + ids])
+    with torch.inference_mode():
+        logits = lm.model(input_ids=x).logits[0, :-1].float()
+    if lm.softcap:
+        logits = torch.tanh(logits / lm.softcap) * lm.softcap
+    logp = torch.log_softmax(logits, -1)
+    lp = logp.gather(1, torch.tensor(ids)[:, None]).squeeze(1)
+    ent = -(logp.exp() * logp).sum(-1)
+    return lp.numpy(), ent.numpy()
+
+
+def test_logprobs_and_entropies_match_reference(tiny_lm):
+    tiny_lm.clear_cache()
+    scores = tiny_lm.score(TEXTS, batch_tokens=64, batch_size=2)
+    assert len(scores) == len(TEXTS)
+    for text, ts in zip(TEXTS, scores):
+        lp, ent = reference(tiny_lm, text) if text else (np.zeros(0), np.zeros(0))
+        assert ts.logprobs.dtype == np.float32 and ts.entropies.dtype == np.float32
+        np.testing.assert_allclose(ts.logprobs, lp, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(ts.entropies, ent, rtol=1e-4, atol=1e-4)
+        assert len(ts.offsets) == len(ts.logprobs)
+
+
+def test_cache_returns_the_same_object_until_cleared(tiny_lm):
+    tiny_lm.clear_cache()
+    a = tiny_lm.score(TEXTS[:2])
+    b = tiny_lm.score(TEXTS[1:2])
+    assert b[0] is a[1]
+    tiny_lm.clear_cache()
+    c = tiny_lm.score(TEXTS[1:2])
+    assert c[0] is not a[1]
+
+
+def test_entropy_can_be_skipped(tiny_lm, default_model, tmp_path):
+    from mtqa.models.lm import CausalLM
+
+    lm = CausalLM(tiny_lm.model.name_or_path, device="cpu", dtype="float32", entropy=False)
+    ts = lm.score(TEXTS[1:2])[0]
+    np.testing.assert_allclose(ts.logprobs, tiny_lm.score(TEXTS[1:2])[0].logprobs, rtol=1e-5, atol=1e-5)
+    assert np.isnan(ts.entropies).all()
+
+
+def test_bfloat16_and_int8_run(tiny_lm):
+    from mtqa.models.lm import CausalLM
+
+    ref = tiny_lm.score(TEXTS[1:2])[0].logprobs
+    for kw in ({"dtype": "bfloat16"}, {"dtype": "float32", "quantize": "int8"}):
+        lm = CausalLM(tiny_lm.model.name_or_path, device="cpu", **kw)
+        ts = lm.score(TEXTS[1:2])[0]
+        assert ts.logprobs.dtype == np.float32 and np.isfinite(ts.logprobs).all()
+        assert np.abs(ts.logprobs - ref).max() < 0.5
