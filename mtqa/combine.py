@@ -1,6 +1,13 @@
 """Combiners: signal columns and flags -> the headline ``quality`` in [0, 1] (higher = better).
 
-``HeuristicCombiner`` (the first, documented combination; a learned model replaces it):
+``LearnedCombiner`` (the default for models with shipped parameters, i.e. ``gemma-3-270m``):
+two linear heads fitted on human judgements by ``python -m mtqa train`` (see
+``mtqa.train.model``), shipped as ``mtqa/resources/quality-<model>.json``; each row uses the
+with-source head when its source PMI could be computed, the target-only head otherwise;
+``quality`` is calibrated as the probability that an expert (MQM) finds no major error, and
+each distinct artefact flag lowers its log-odds. The file's sha256 enters the signature.
+
+``HeuristicCombiner`` (the fallback for models without shipped parameters):
 
     logit   = a * (slor - slor_mid) - b * max(0, excess_surprisal - excess_mid)
     quality = sigmoid(logit) * flag_penalty ** (number of distinct artefact flags)
@@ -93,6 +100,68 @@ class Combiner(Protocol):
     def combine(self, columns: dict[str, Sequence[Any]], flags: list[list[str]]) -> list[float]: ...
 
 
+def resource_path(model_name: str):
+    """The shipped parameter file for ``model_name`` (a Traversable), or None."""
+    from importlib import resources
+
+    f = resources.files("mtqa") / "resources" / f"quality-{model_name}.json"
+    return f if f.is_file() else None
+
+
+class LearnedCombiner:
+    name = "learned"
+    version = "1"
+    labels = {"low_quality": "the sentence's quality score is below the job's flag_quality threshold"}
+
+    def __init__(self, params_bytes: bytes, params_name: str, flag_quality: float = 0.5):
+        import hashlib
+        import json
+
+        from mtqa.train.model import QualityModel
+
+        self.sha256 = hashlib.sha256(params_bytes).hexdigest()
+        self.params_name = params_name
+        self.model = QualityModel(json.loads(params_bytes.decode("utf-8")))
+        self.flag_quality = flag_quality
+
+    @classmethod
+    def from_file(cls, path, flag_quality: float = 0.5) -> "LearnedCombiner":
+        from pathlib import Path
+
+        p = Path(str(path)) if not hasattr(path, "read_bytes") else path
+        return cls(p.read_bytes(), p.name, flag_quality)
+
+    def signature(self) -> str:
+        heads = "+".join(sorted(self.model.heads))
+        return (f"{self.name}:{self.version}(params={self.params_name},sha256={self.sha256[:16]},"
+                f"heads={heads},flag_logit={self.model.flag_logit},flag_quality={self.flag_quality})")
+
+    def combine(self, columns: dict[str, Sequence[Any]], flags: list[list[str]]) -> list[float]:
+        names = list(columns)
+        out = []
+        for i, fl in enumerate(flags):
+            row = {k: columns[k][i] for k in names}
+            q = float(min(1.0, max(0.0, self.model.quality(row, fl))))
+            out.append(q)
+            if q < self.flag_quality and "low_quality" not in fl:
+                fl.append("low_quality")
+        return out
+
+
+class FallbackHeuristic(HeuristicCombiner):
+    """The heuristic, for a model without learned parameters (the signature says so)."""
+
+    def signature(self) -> str:
+        return super().signature() + f"[no learned parameters for {self.model_name}]"
+
+    def __init__(self, model_name: str, flag_quality: float = 0.5):
+        super().__init__(model_name, flag_quality)
+        self.model_name = model_name
+
+
 def build_combiner(config, model_name: str) -> Combiner:
-    """The job's combiner (the one place that chooses it)."""
-    return HeuristicCombiner(model_name, config.scoring.flag_quality)
+    """The job's combiner (the one place that chooses it): learned where parameters ship."""
+    res = resource_path(model_name)
+    if res is not None:
+        return LearnedCombiner(res.read_bytes(), res.name, config.scoring.flag_quality)
+    return FallbackHeuristic(model_name, config.scoring.flag_quality)

@@ -167,3 +167,25 @@ def test_any_local_causal_lm_folder_works(tmp_path, default_model):
     assert info["model"]["path"] == str(folder)
     assert info["model"]["weights_sha256"] == sha256_file(folder / "model.safetensors")
     assert f"@{info['model']['weights_sha256'][:12]}" in info["signature"]
+
+
+def test_source_and_reference_modes(tmp_path, default_model):
+    rows = tmp_path / "segs.jsonl"
+    rows.write_text(
+        json.dumps({"id": "a", "text": "The council approved the budget on Monday.",
+                    "source": "Der Rat hat den Haushalt am Montag gebilligt.",
+                    "reference": "The council approved the budget on Monday."}) + "\n"
+        + json.dumps({"id": "b", "text": "Prices rose sharply in March."}) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    proc = run_mtqa("score", str(rows), "--unit", "segment", "-o", str(out), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    import math
+
+    import datasets
+
+    s = {r["article_id"]: r for r in datasets.load_from_disk(str(out / "sentences"))}
+    assert s["a"]["ref_bleu"] == 100.0 and s["a"]["ref_ter"] == 0.0 and math.isnan(s["b"]["ref_bleu"])
+    assert math.isfinite(s["a"]["src_pmi"]) and math.isnan(s["b"]["src_pmi"])  # row b falls back to target-only
+    assert all(0.0 <= r["quality"] <= 1.0 for r in s.values())
+    info = json.loads((out / "run.json").read_text())
+    assert set(info["sacrebleu"]) == {"bleu", "chrf", "ter"} and "tok:13a" in info["sacrebleu"]["bleu"]

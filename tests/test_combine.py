@@ -1,0 +1,72 @@
+"""Combiners: the learned one (shipped parameters), the heuristic fallback, the low_quality flag."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from mtqa.combine import FallbackHeuristic, HeuristicCombiner, LearnedCombiner, build_combiner, resource_path
+from mtqa.config import JobConfig
+from mtqa.train.model import fit_model
+from mtqa.train.run import write_params
+from tests.train.test_model import synthetic_rows
+
+
+def columns_of(rows):
+    names = {k for r in rows for k in r if k not in ("id", "group", "gold", "no_major", "flags")}
+    return {n: [r.get(n) for r in rows] for n in sorted(names)}
+
+
+@pytest.fixture
+def learned(tmp_path):
+    path = tmp_path / "quality-test.json"
+    write_params(fit_model(synthetic_rows()), path)
+    return LearnedCombiner.from_file(path, flag_quality=0.5)
+
+
+def test_learned_combiner_rows_flags_and_signature(learned, tmp_path):
+    rows = synthetic_rows(50, 11)
+    flags = [[] for _ in rows]
+    flags[0] = ["repeated_title"]
+    q = learned.combine(columns_of(rows), flags)
+    assert len(q) == 50 and all(0 <= x <= 1 for x in q)
+    for x, fl in zip(q, flags):
+        assert ("low_quality" in fl) == (x < 0.5)
+    sig = learned.signature()
+    assert sig.startswith("learned:1(params=quality-test.json,sha256=") and "heads=source+target" in sig
+    # another parameter file, another signature
+    path2 = tmp_path / "quality-other.json"
+    write_params(fit_model(synthetic_rows(seed=3)), path2)
+    assert LearnedCombiner.from_file(path2).signature().split("sha256=")[1] != sig.split("sha256=")[1]
+
+
+def test_flags_never_raise_quality(learned):
+    rows = synthetic_rows(20, 5)
+    cols = columns_of(rows)
+    plain = learned.combine(cols, [[] for _ in rows])
+    flagged = learned.combine(cols, [["mixed_script"] for _ in rows])
+    assert all(f < p for f, p in zip(flagged, plain))
+
+
+def test_unscorable_row_is_neutral(learned):
+    cols = {"lm_tokens": [0], "surprisal_mean": [float("nan")], "slor": [float("nan")], "src_pmi": [float("nan")]}
+    assert learned.combine(cols, [[]]) == [0.5]
+
+
+def test_unknown_model_falls_back_to_the_heuristic():
+    c = build_combiner(JobConfig(), "some/unknown-model")
+    assert isinstance(c, FallbackHeuristic) and isinstance(c, HeuristicCombiner)
+    assert "no learned parameters for some/unknown-model" in c.signature()
+    fl = [[]]
+    q = c.combine({"slor": [-3.0], "excess_surprisal": [0.0]}, fl)
+    assert q[0] < 0.5 and fl == [["low_quality"]]
+
+
+def test_default_model_ships_learned_parameters():
+    res = resource_path("gemma-3-270m")
+    assert res is not None, "mtqa/resources/quality-gemma-3-270m.json is missing (python -m mtqa train)"
+    c = build_combiner(JobConfig(), "gemma-3-270m")
+    assert isinstance(c, LearnedCombiner)
+    assert set(c.model.heads) == {"target", "source"}
+    assert math.isfinite(c.model.heads["target"]["calibration"]["a"])
