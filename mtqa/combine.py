@@ -25,6 +25,8 @@ import math
 from dataclasses import dataclass, asdict
 from typing import Any, Protocol, Sequence
 
+from mtqa.train.model import FLAG_WEIGHTS
+
 # Flags that do not count as artefact evidence in the penalty (they are the combiner's own).
 _OWN_FLAGS = {"low_quality"}
 
@@ -134,7 +136,8 @@ class LearnedCombiner:
     def signature(self) -> str:
         heads = "+".join(sorted(self.model.heads))
         return (f"{self.name}:{self.version}(params={self.params_name},sha256={self.sha256[:16]},"
-                f"heads={heads},flag_logit={self.model.flag_logit},flag_quality={self.flag_quality})")
+                f"heads={heads},flag_logit={self.model.flag_logit},flag_weights={FLAG_WEIGHTS},"
+                f"flag_quality={self.flag_quality})")
 
     def combine(self, columns: dict[str, Sequence[Any]], flags: list[list[str]]) -> list[float]:
         names = list(columns)

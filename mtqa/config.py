@@ -43,6 +43,7 @@ class ModelSettings(_Strict):
 class ScoringSettings(_Strict):
     spike_z: float = Field(3.5, gt=0, description="a token is a surprisal spike when its robust z-score exceeds this")
     spike_min: float = Field(7.0, ge=0, description="... and its surprisal (nats) exceeds this")
+    word_order_threshold: float = Field(5.0, gt=0, description="flag word_order when a reordering gains this much (normalised log-prob)")
     flag_quality: float = Field(0.5, ge=0, le=1, description="sentences below this quality count as flagged in aggregates")
 
 

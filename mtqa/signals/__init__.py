@@ -15,11 +15,14 @@ def build_signals(config: JobConfig, lm: CausalLM) -> list[Signal]:
     from mtqa.signals.lm import LMSignal
     from mtqa.signals.reference import ReferenceSignal
     from mtqa.signals.source import SourceSignal
+    from mtqa.signals.word_order import WordOrderSignal
 
     m = config.model
     return [
         LMSignal(lm, spike_z=config.scoring.spike_z, spike_min=config.scoring.spike_min,
                  batch_tokens=m.batch_tokens, batch_size=m.batch_size),
+        WordOrderSignal(lm, threshold=config.scoring.word_order_threshold,
+                        batch_tokens=m.batch_tokens, batch_size=m.batch_size),
         ArtefactSignal(),
         SourceSignal(lm, unit=config.unit, batch_tokens=m.batch_tokens, batch_size=m.batch_size),
         ReferenceSignal(unit=config.unit),

@@ -57,8 +57,15 @@ def feature_matrix(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> n
     return np.array([[feature_value(n, r) for n in names] for r in rows], dtype=np.float64).reshape(len(rows), len(names))
 
 
-def n_flags(flags: Sequence[str]) -> int:
-    return len(set(flags) - OWN_FLAGS)
+# Flags that say the line is not translated prose at all (site boilerplate, text left in
+# another language) weigh as three ordinary artefacts: the LM features of a short, common
+# line like "Back to top button" look fluent, and the learned heads reward shortness.
+FLAG_WEIGHTS = {"boilerplate": 3.0, "not_english": 3.0}
+
+
+def n_flags(flags: Sequence[str]) -> float:
+    """Weighted count of distinct artefact flags (each 1, except FLAG_WEIGHTS)."""
+    return sum(FLAG_WEIGHTS.get(f, 1.0) for f in set(flags) - OWN_FLAGS)
 
 
 def rank_normal(values: Sequence[float]) -> np.ndarray:

@@ -1,0 +1,136 @@
+"""The LM word-order search: candidate generation (no model) and a few checks on the real model."""
+
+from __future__ import annotations
+
+import pytest
+
+from mtqa.segment import segment
+from mtqa.signals.word_order import (
+    WordOrderSignal, apply_move, enumerate_moves, enumerate_swaps, render, split_units, word_runs,
+)
+from mtqa.types import Article
+
+# -- candidates (no model) -----------------------------------------------------------------
+
+
+def test_units_keep_words_whole_and_punctuation_apart():
+    units = split_units("NATO’s Secretary-General said: “$40 bn (U.S.) for 3.5 days”.")
+    assert [u.text for u in units] == ["NATO’s", "Secretary-General", "said", ":", "“", "$", "40", "bn", "(",
+                                       "U.S", ".", ")", "for", "3.5", "days", "”", "."]
+    assert all(u.is_word == u.text[0].isalnum() for u in units)
+
+
+def test_runs_stop_at_punctuation():
+    units = split_units("Groups discuss, according to NATO, heavy weapons.")
+    assert [[units[i].text for i in r] for r in word_runs(units)] == [
+        ["Groups", "discuss"], ["according", "to", "NATO"], ["heavy", "weapons"]]
+
+
+def test_render_keeps_gaps_and_reports_the_changed_range():
+    text = "He  the leads  Cardinals."
+    units = split_units(text)
+    new, start, end = render(text, units, {1: 2, 2: 1})
+    assert new == "He  leads the  Cardinals."
+    assert new[start:end] == "leads the"
+
+
+def test_swaps_include_the_restoring_order_and_never_move_punctuation():
+    text = "He also for played the national team, scoring 40 goals."
+    _, cands = enumerate_swaps(text)
+    texts = [c.text for c in cands]
+    assert "He also played for the national team, scoring 40 goals." in texts
+    assert len(texts) == len(set(texts)) and text not in texts
+    for c in cands:
+        assert c.text.count(",") == 1 and c.text.index(",") == text.index(",")
+        assert c.text[:c.new_start] == text[:c.new_start]
+        assert text[c.start:c.end] != c.text[c.new_start:c.new_end]
+
+
+def test_first_word_capitalisation_follows_the_move():
+    _, cands = enumerate_swaps("The it sold company in 1990.")
+    texts = {c.text for c in cands}
+    assert "It the sold company in 1990." in texts  # "The" lowercased, "it" capitalised
+    assert not any(t.startswith(("the", "it ")) for t in texts)
+    _, cands = enumerate_swaps("Smith founded the company in 1990.")
+    assert all(c.text.startswith("Smith") for c in cands)  # a name is not moved off the start
+    _, cands = enumerate_swaps("The company was founded in 1990.")
+    assert not any(c.text.startswith("Was ") for c in cands)  # no questions made of statements
+
+
+def test_name_parts_are_not_reordered():
+    _, cands = enumerate_swaps("They met Jason Stoltenberg in Brussels on Monday.")
+    assert not any("Stoltenberg Jason" in c.text for c in cands)
+
+
+def test_move_limits():
+    units = split_units("one two three four five six seven eight nine ten")
+    moves = enumerate_moves(units, max_block=2, max_move=4)
+    assert all(min(m.b - m.a, m.c - m.b) <= 2 and max(m.b - m.a, m.c - m.b) <= 4 for m in moves)
+    assert any((m.b - m.a, m.c - m.b) == (4, 2) for m in moves)
+    text = "The company in 1990 by John Smith was founded."
+    units = split_units(text)
+    m = next(m for m in enumerate_moves(units) if units[m.run[m.a]].text == "in" and m.c - m.b == 2
+             and units[m.run[m.b]].text == "was")
+    assert apply_move(text, units, m, {}).text == "The company was founded in 1990 by John Smith."
+
+
+# -- on the default model ------------------------------------------------------------------
+
+
+def _run(lm, text: str, **kw):
+    article = Article("a", text, "test")
+    article.sentences = segment(article)
+    return article, WordOrderSignal(lm, **kw).compute([article])
+
+
+@pytest.mark.parametrize("scrambled, original, moved", [
+    ("He also for played the national team in 2004, scoring 40 goals.",
+     "He also played for the national team in 2004, scoring 40 goals.", "for played"),
+    ("The company reported a sharp in rise profits for the third quarter.",
+     "The company reported a sharp rise in profits for the third quarter.", "in rise"),
+    ("The minister said the talks were productive and that a deal be could reached soon.",
+     "The minister said the talks were productive and that a deal could be reached soon.", "be could"),
+])
+def test_a_swapped_pair_is_flagged_and_put_back(lm, scrambled, original, moved):
+    article, out = _run(lm, "The council met on Monday. " + scrambled)
+    assert out.flags[0] == [] and out.columns["word_order_score"][0] < 5.0
+    assert out.flags[1] == ["word_order"]
+    assert out.columns["word_order_suggestion"][1] == original
+    assert out.columns["word_order_suggestion"][0] is None
+    (span,) = out.spans[1]
+    assert span.label == "word_order" and span.score == out.columns["word_order_score"][1]
+    sentence = article.sentences[1]
+    assert sentence.start <= span.start < span.end <= sentence.end  # article offsets, inside the sentence
+    assert article.text[span.start:span.end] == moved
+    assert span.note.startswith("reads better as \"") and "\n" not in span.note
+
+
+def test_a_verb_final_clause_is_flagged(lm):
+    _, out = _run(lm, "The government will next week the new budget present.")
+    assert out.flags[0] == ["word_order"]
+    assert "present the new budget" in out.columns["word_order_suggestion"][0]
+
+
+FLUENT = [
+    "NATO Secretary-General Jens Stoltenberg said on Wednesday that the alliance would send more air defence systems.",
+    "Stocks Slide as Oil Prices Jump to Three-Month High",
+    "\"We will not give up,\" she told reporters outside the courthouse in Brooklyn.",
+    "The package includes tanks, artillery, ammunition and armoured vehicles, officials said.",
+    "Prices rose 3.5% in March, the fastest pace since 2021, according to the statistics office.",
+]
+
+
+def test_fluent_sentences_are_not_flagged(lm):
+    article, out = _run(lm, "\n".join(FLUENT))
+    assert len(article.sentences) == len(FLUENT)
+    assert all(f == [] for f in out.flags), list(zip(out.columns["word_order_score"], FLUENT))
+    assert all(s is None for s in out.columns["word_order_suggestion"])
+    assert all(0.0 <= s < 5.0 for s in out.columns["word_order_score"])
+
+
+def test_declares_columns_labels_and_settings(lm):
+    sig = WordOrderSignal(lm, threshold=4.0)
+    assert [c.name for c in sig.columns] == ["word_order_score", "word_order_suggestion"]
+    assert {c.dtype for c in sig.columns} == {"float32", "string"}
+    assert "word_order" in sig.labels
+    assert "threshold=4.0" in sig.signature() and sig.signature().startswith("word_order:")
