@@ -68,6 +68,7 @@ class JobConfig(_Strict):
     formats: list[Literal["parquet", "jsonl", "csv"]] = Field(default_factory=list)
     articles_per_chunk: int = Field(32, ge=1, description="articles segmented and scored together")
     progress: bool = True
+    report: bool = Field(False, description="also write OUT/report.html (python -m mtqa report OUT)")
     engine: Literal["local", "ray"] = Field("local", description="local: this process; ray: Ray Data actors")
     ray: RaySettings = Field(default_factory=RaySettings)
     num_shards: int = Field(1, ge=1, description="split the job into this many deterministic parts (job arrays)")

@@ -15,6 +15,7 @@ HELP = "score articles sentence by sentence (files, folders, or a YAML job via -
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="*", help=".txt/.jsonl/.csv/.tsv/.parquet files, datasets folders, or folders of these")
+    p.add_argument("--report", action="store_true", default=None, help="also write OUT/report.html")
     p.add_argument("-c", "--config", help="YAML job file; flags given here override its values")
     p.add_argument("-o", "--output", help="output folder (must not exist unless --overwrite; an unfinished job there "
                                           "with the same settings is resumed)")
@@ -56,6 +57,7 @@ def overrides(args: argparse.Namespace) -> dict:
         "columns.text": args.text_column,
         "columns.id": args.id_column,
         "progress": False if args.no_progress else None,
+        "report": args.report,
         "model.quantize": args.quantize,
         "articles_per_chunk": args.articles_per_chunk,
         "num_shards": args.num_shards,
@@ -101,4 +103,8 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     info = result.run_info | {"output": str(result.out)}
     print(format_summary(info, result.datasets["sentences"], result.datasets["articles"], worst=config.summary_worst))
+    if config.report:
+        from mtqa.report import write_report
+
+        print(f"Report: {write_report(result.out)}")
     return 1 if result.failed_inputs else 0

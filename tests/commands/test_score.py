@@ -31,7 +31,7 @@ def job(tmp_path_factory, default_model):
     bad = _write_bad_inputs(tmp / "bad")
     out = tmp / "out"
     proc = run_mtqa("score", str(DATA / "sample-mt-article.txt"), str(DATA / "sample-fluent-article.txt"), str(bad),
-                    "-o", str(out), "--format", "parquet", "--no-progress")
+                    "-o", str(out), "--format", "parquet", "--no-progress", "--report")
     return proc, out
 
 
@@ -100,6 +100,12 @@ def test_run_json_provenance(job):
 def test_summary_on_stdout(job):
     proc, _ = job
     assert "Scored 4 article(s)" in proc.stdout and "Worst" in proc.stdout
+
+
+def test_score_report_flag_writes_the_html_report(job):
+    proc, out = job
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Report:" in proc.stdout and "sample-mt-article" in page and "bare_verb_start" in page
 
 
 def test_existing_output_is_refused_without_overwrite(job):
