@@ -1,5 +1,5 @@
 """The seed article (../shared): every clearly broken sentence, the repeated title and the
-boilerplate line are flagged by a detector, and the clearly fluent sentences are not."""
+boilerplate line are flagged, and the clearly fluent sentences are not. Skips (shared_file) without ../shared."""
 
 from __future__ import annotations
 
