@@ -469,7 +469,8 @@ class WordOrderSignal(Signal):
     version = "1"
     columns = (
         Column("word_order_score", "float32",
-               "LM log-prob gain (nats) of the best local reordering over the sentence as written; 0 when none"),
+               "LM log-prob gain (nats) of the best local reordering over the sentence as written, divided by "
+               "sqrt(moved words / 2); 0 when none was searched or none is better"),
         Column("word_order_suggestion", "string", "the sentence in the better order (only when flagged)"),
     )
     labels = {"word_order": "a small reordering of these words makes the sentence markedly more probable (odd word order)"}
