@@ -1,5 +1,5 @@
 """The seed article (../shared): every clearly broken sentence, the repeated title and the
-boilerplate line are flagged, and the clearly fluent sentences are not. Skips (shared_file) without ../shared."""
+boilerplate line are flagged, and the clearly fluent sentences are not. It uses shared_file, which calls pytest.skip without ../shared."""
 
 from __future__ import annotations
 
