@@ -33,6 +33,10 @@ class TokenScores:
     logprobs: np.ndarray  # float32 [n], natural log of p(token | prefix)
     entropies: np.ndarray  # float32 [n], entropy (nats) of the predictive distribution
     truncated: bool
+    # float16 [n, hidden]: the last hidden state that predicts token i (row i), kept only when
+    # the LM was asked to (``CausalLM.keep_hidden``); the word-order search reads it instead of
+    # running the model's body over the sentence a second time.
+    hidden: np.ndarray | None = None
 
     @property
     def surprisals(self) -> np.ndarray:
@@ -96,6 +100,10 @@ class CausalLM:
         # entropy=False skips the entropy of the predictive distribution (about a third of
         # the output-layer cost); TokenScores.entropies is then all NaN.
         self.entropy = entropy
+        # keep_hidden=True keeps each token's last hidden state in TokenScores.hidden (float16,
+        # 2 bytes x hidden size per token); signals that need them switch it on.
+        self.keep_hidden = False
+        self._head_bf16: torch.Tensor | None = None  # bfloat16 copy of the output matrix (head_logprobs)
         cfg = self.model.config
         self.softcap = getattr(cfg, "final_logit_softcapping", None)
         self.prefix_id = self._prefix_token_id()
@@ -116,6 +124,56 @@ class CausalLM:
     def pad_id(self) -> int:
         pad = self.tokenizer.pad_token_id
         return int(pad) if pad is not None else self.prefix_id
+
+    def output_weight(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The output layer's float weight matrix [vocab, hidden] and bias (None, None: not available)."""
+        head = self.model.get_output_embeddings()
+        weight = getattr(head, "weight", None)
+        if isinstance(weight, torch.Tensor) and weight.is_floating_point():
+            return weight, getattr(head, "bias", None)
+        # an int8-quantised head: its float twin is the input embedding when the two are tied
+        emb = self.model.get_input_embeddings()
+        if getattr(self.model.config, "tie_word_embeddings", False) and emb is not None:
+            return emb.weight, None
+        return None, None
+
+    @torch.inference_mode()
+    def head_logprobs(self, hidden: torch.Tensor, targets: torch.Tensor, *, chunk: int = 512) -> torch.Tensor:
+        """float32 log p(targets[i]) from last hidden states ``hidden[i]``, for re-scoring signals.
+
+        The target's logit is an exact float32 dot product; the log-normaliser over the whole
+        vocabulary comes from a bfloat16 matrix product with float32 accumulation (2.5-4x faster
+        on CPUs with bf16 units; on 512 real Gemma states its mean absolute error was 0.013 nats,
+        max 0.046, measured against float32). Signals that compare such log-probs use them on
+        both sides or at thresholds of several nats. Falls back to the float output layer when
+        the model has no float output matrix.
+        """
+        weight, bias = self.output_weight()
+        if weight is None:
+            _, head = self._decoder_and_head()
+            z = head(hidden).float()
+            if self.softcap:
+                z = torch.tanh(z / self.softcap) * self.softcap
+            return z.gather(1, targets[:, None]).squeeze(1) - torch.logsumexp(z, dim=-1)
+        if self._head_bf16 is None:
+            self._head_bf16 = weight if weight.dtype == torch.bfloat16 else weight.to(torch.bfloat16)
+        h = hidden.float()
+        tz = (h * weight[targets].float()).sum(-1)
+        if bias is not None:
+            tz = tz + bias[targets].float()
+        if self.softcap:
+            tz = torch.tanh(tz / self.softcap) * self.softcap
+        lse = torch.empty_like(tz)
+        hb = hidden.to(torch.bfloat16)
+        for start in range(0, h.shape[0], chunk):
+            z = (hb[start : start + chunk] @ self._head_bf16.T).float()
+            if bias is not None:
+                z += bias.float()
+            if self.softcap:
+                z.div_(self.softcap).tanh_().mul_(self.softcap)
+            m = z.amax(dim=-1, keepdim=True)
+            lse[start : start + chunk] = z.sub_(m).exp_().sum(-1).log_() + m[:, 0]
+        return tz - lse
 
     def _decoder_and_head(self):
         head = self.model.get_output_embeddings()
@@ -170,7 +228,7 @@ class CausalLM:
         # positions t predict token t+1; keep only those whose target is a real token
         target_mask = mask[:, 1:].bool()
         targets = input_ids[:, 1:][target_mask]
-        logprobs, entropies = self._target_logprobs(input_ids, mask, target_mask, targets)
+        logprobs, entropies, hidden = self._target_logprobs(input_ids, mask, target_mask, targets)
         cursor = 0
         for row, i in enumerate(batch):
             n = len(seqs[row]) - 1
@@ -180,6 +238,7 @@ class CausalLM:
                 logprobs=logprobs[cursor : cursor + n],
                 entropies=entropies[cursor : cursor + n],
                 truncated=len(ids_list[i]) > self.max_tokens,
+                hidden=hidden[cursor : cursor + n] if hidden is not None else None,
             )
             cursor += n
 
@@ -214,7 +273,8 @@ class CausalLM:
             else:
                 lse = torch.logsumexp(z, dim=-1)
             out_lp[sl] = tz - lse
-        return out_lp.cpu().numpy(), out_ent.cpu().numpy()
+        kept = hidden.to(torch.float16).cpu().numpy() if self.keep_hidden and hidden is not None else None
+        return out_lp.cpu().numpy(), out_ent.cpu().numpy(), kept
 
 
 def nats_to_bits(x: float) -> float:

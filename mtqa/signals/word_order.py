@@ -437,15 +437,15 @@ def score_groups(lm: "CausalLM", groups: Sequence[Group], batch_tokens: int = 40
                 else:
                     hidden = None
             r_t, c_t = torch.tensor(rows, device=lm.device), torch.tensor(cols, device=lm.device)
+            tgt = torch.tensor(targets, device=lm.device)
             if hidden is not None:
-                logits = head(hidden[r_t, c_t])
+                lp = lm.head_logprobs(hidden[r_t, c_t], tgt).cpu().numpy()
             else:
                 logits = lm.model(input_ids=ids.to(lm.device), attention_mask=mask2d.to(lm.device)).logits[r_t, c_t]
-            logits = logits.float()
-            if lm.softcap:
-                logits = torch.tanh(logits / lm.softcap) * lm.softcap
-            tgt = torch.tensor(targets, device=logits.device)
-            lp = (logits.gather(1, tgt[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)).cpu().numpy()
+                logits = logits.float()
+                if lm.softcap:
+                    logits = torch.tanh(logits / lm.softcap) * lm.softcap
+                lp = (logits.gather(1, tgt[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)).cpu().numpy()
             cursor = k = 0
             for i in batch:
                 out = []
@@ -466,7 +466,7 @@ class WordOrderSignal(Signal):
     """Flags sentences that a small reordering makes markedly more probable under the LM."""
 
     name = "word_order"
-    version = "1"
+    version = "2"  # 2: stage 2's log-normaliser from a bfloat16 output matrix (CausalLM.head_logprobs)
     columns = (
         Column("word_order_score", "float32",
                "LM log-prob gain (nats) of the best local reordering over the sentence as written, divided by "
@@ -479,6 +479,8 @@ class WordOrderSignal(Signal):
                  max_move: int = 7, min_prior: float = 4.0, context_after: int = 3, max_words: int = 80,
                  batch_tokens: int = 4096, batch_size: int = 64):
         self.lm = lm
+        # the base pass keeps its hidden states, so stage 1 needs no second pass of the model's body
+        lm.keep_hidden = True
         self.threshold = threshold
         self.max_candidates = max_candidates
         self.max_block = max_block
@@ -496,7 +498,7 @@ class WordOrderSignal(Signal):
         return {"threshold": self.threshold, "max_candidates": self.max_candidates, "max_block": self.max_block,
                 "max_move": self.max_move,
                 "min_prior": self.min_prior, "context_after": self.context_after, "max_words": self.max_words,
-                "max_tokens": self.lm.max_tokens, "log": "e"}
+                "max_tokens": self.lm.max_tokens, "log": "e", "normaliser": "bfloat16"}
 
     # -- stage 1 --------------------------------------------------------------------------
 
@@ -559,7 +561,7 @@ class WordOrderSignal(Signal):
                                             self.batch_tokens, self.batch_size)):
             hidden[i] = h
         self.timings["stage1_body_s"] += time.perf_counter() - t_body
-        weight, bias = self._output_weight()
+        weight, bias = self.lm.output_weight()
         with torch.inference_mode():
             for (k, units, rows), h in zip(plans, hidden):
                 h = torch.as_tensor(h).float()
@@ -598,20 +600,6 @@ class WordOrderSignal(Signal):
                     picked.append(c)
                 out[k] = picked
         return out
-
-    def _output_weight(self) -> tuple["torch.Tensor | None", "torch.Tensor | None"]:
-        """The output layer's float weight matrix [vocab, hidden] and bias (None, None: not available)."""
-        import torch
-
-        head = self.lm.model.get_output_embeddings()
-        weight = getattr(head, "weight", None)
-        if isinstance(weight, torch.Tensor) and weight.is_floating_point():
-            return weight, getattr(head, "bias", None)
-        # an int8-quantised head: its float twin is the input embedding when the two are tied
-        emb = self.lm.model.get_input_embeddings()
-        if getattr(self.lm.model.config, "tie_word_embeddings", False) and emb is not None:
-            return emb.weight, None
-        return None, None
 
     def _logits(self, h: "torch.Tensor", weight: "torch.Tensor | None", bias, ids: "torch.Tensor") -> np.ndarray:
         """Logits of tokens ``ids`` at hidden states ``h``: [rows, ids] for a 1D ``ids``, row-wise for [rows, 1]."""

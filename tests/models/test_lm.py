@@ -73,3 +73,35 @@ def test_bfloat16_and_int8_run(tiny_lm):
         ts = lm.score(TEXTS[1:2])[0]
         assert ts.logprobs.dtype == np.float32 and np.isfinite(ts.logprobs).all()
         assert np.abs(ts.logprobs - ref).max() < 0.5
+
+
+def test_kept_hidden_states_reproduce_the_logprobs(tiny_lm):
+    """TokenScores.hidden row t is the state that predicts token t: the head on it gives logprobs[t]."""
+    tiny_lm.clear_cache()
+    assert tiny_lm.score(TEXTS[1:2])[0].hidden is None  # off unless a signal asks for it
+    tiny_lm.clear_cache()
+    tiny_lm.keep_hidden = True
+    try:
+        scores = tiny_lm.score(TEXTS, batch_tokens=64, batch_size=2)
+    finally:
+        tiny_lm.keep_hidden = False
+        tiny_lm.clear_cache()
+    for text, ts in zip(TEXTS, scores):
+        assert ts.hidden is not None and ts.hidden.dtype == np.float16
+        assert ts.hidden.shape == (len(ts.logprobs), tiny_lm.model.config.hidden_size)
+        if not text:
+            continue
+        ids = torch.tensor(tiny_lm.tokenizer(text, add_special_tokens=False)["input_ids"])
+        lp = tiny_lm.head_logprobs(torch.from_numpy(ts.hidden).float(), ids).numpy()
+        np.testing.assert_allclose(lp, ts.logprobs, atol=0.05)
+
+
+def test_head_logprobs_match_float32_within_bf16_error(tiny_lm):
+    text = TEXTS[1]
+    ids = tiny_lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+    x = torch.tensor([[tiny_lm.prefix_id] + ids])
+    with torch.inference_mode():
+        hidden = tiny_lm.model.model(input_ids=x).last_hidden_state[0, :-1]
+    lp = tiny_lm.head_logprobs(hidden, torch.tensor(ids), chunk=3)
+    assert lp.dtype == torch.float32
+    np.testing.assert_allclose(lp.numpy(), reference(tiny_lm, text)[0], atol=0.05)
