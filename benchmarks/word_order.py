@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--perturb-seed", type=int, default=0)
     ap.add_argument("--model", default="gemma-3-270m")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"),
+                    help="the LM's dtype (default auto, as mtqa score: bfloat16 where the CPU has it)")
     ap.add_argument("--show", type=int, default=3, help="flagged clean sentences to print (false alarms)")
     ap.add_argument("--max-candidates", type=int, default=None, help="override WordOrderSignal's max_candidates")
     ap.add_argument("--min-prior", type=float, default=None, help="override WordOrderSignal's min_prior")
@@ -172,10 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         sample[kind] = [p for p in (perturbed[kind][i] for i in order) if p is not None][: args.per_kind]
 
     model = resolve(args.model)
-    lm = CausalLM(model.path, device="cpu", dtype="float32", threads=args.threads)
+    lm = CausalLM(model.path, device="cpu", dtype=args.dtype, threads=args.threads)
     overrides = {k: v for k, v in (("max_candidates", args.max_candidates), ("min_prior", args.min_prior)) if v is not None}
     lm_signal, word_order, artefacts = LMSignal(lm), WordOrderSignal(lm, **overrides), ArtefactSignal()
-    print(f"model: {model.name} (float32, cpu, {__import__('torch').get_num_threads()} threads)")
+    print(f"model: {model.name} ({str(lm.dtype).replace('torch.', '')}, cpu, {__import__('torch').get_num_threads()} threads)")
     print(f"signal: {word_order.signature()}")
     print(f"clean: {len(clean)} fluent sentences from {args.fluent.name} (rows {args.skip}..{args.skip + len(clean) - 1}); "
           f"perturbed (seed {args.perturb_seed}): " + ", ".join(f"{k} {len(v)}" for k, v in sample.items()))

@@ -382,8 +382,12 @@ def _attention_mask(lm: "CausalLM", allowed: "torch.Tensor") -> "torch.Tensor | 
 
 
 def score_groups(lm: "CausalLM", groups: Sequence[Group], batch_tokens: int = 4096,
-                 batch_size: int = 64) -> list[list[np.ndarray]]:
+                 batch_size: int = 64, first: Sequence[Sequence[float | None]] | None = None) -> list[list[np.ndarray]]:
     """Per group, per window: the log-prob of each window token given the prefix and the window before it.
+
+    ``first[g][w]``, when given and not None, is the log-prob of window ``w``'s first token,
+    known already (it is predicted from the unchanged prefix, as in the base pass): the output
+    layer then skips it.
 
     The windows of one group are packed into one sequence after their shared prefix, with a
     4D attention mask (each window sees the prefix up to its start, and itself) and position
@@ -395,12 +399,15 @@ def score_groups(lm: "CausalLM", groups: Sequence[Group], batch_tokens: int = 40
 
     decoder, head = lm._decoder_and_head()
     packable = decoder is not None and _attention_mask(lm, torch.ones(1, 1, 1, dtype=torch.bool)) is not None
+    where = [(g, w) for g in range(len(groups)) for w in range(len(groups[g].windows))]
+    known_flat = [first[g][w] if first is not None else None for g, w in where]
     if packable:
         units = list(groups)
-        where = [(g, w) for g in range(len(groups)) for w in range(len(groups[g].windows))]
+        bounds = np.cumsum([0] + [len(g.windows) for g in groups])
+        known = [known_flat[bounds[g]:bounds[g + 1]] for g in range(len(groups))]
     else:
         units = [Group(g.prefix, [s], [w]) for g in groups for s, w in zip(g.starts, g.windows)]
-        where = [(g, w) for g in range(len(groups)) for w in range(len(groups[g].windows))]
+        known = [[k] for k in known_flat]
     flat: list[np.ndarray] = []
     per_unit: dict[int, list[np.ndarray]] = {}
     with torch.inference_mode():
@@ -412,7 +419,8 @@ def score_groups(lm: "CausalLM", groups: Sequence[Group], batch_tokens: int = 40
             pos = torch.zeros((len(batch), width), dtype=torch.long)
             allowed = torch.zeros((len(batch), width, width), dtype=torch.bool)
             allowed[:, :, 0] = True  # padding attends to the start token (its output is never read)
-            rows, cols, targets, sizes = [], [], [], []
+            rows, cols, targets = [], [], []
+            sizes_of: dict[int, list[int]] = {i: [] for i in batch}
             for r, i in enumerate(batch):
                 g = units[i]
                 P = max(g.starts)
@@ -429,10 +437,11 @@ def score_groups(lm: "CausalLM", groups: Sequence[Group], batch_tokens: int = 40
                         allowed[r, cursor:cursor + n_in, cursor:cursor + n_in] = torch.tril(
                             torch.ones(n_in, n_in, dtype=torch.bool))
                     # window token k is predicted at prefix position s (k = 0), then at window input k-1
-                    rows += [r] * len(w)
-                    cols += [s] + list(range(cursor, cursor + n_in))
-                    targets += list(w)
-                    sizes.append(len(w))
+                    skip = 1 if w and known[i][len(sizes_of[i])] is not None else 0
+                    rows += [r] * (len(w) - skip)
+                    cols += ([s] + list(range(cursor, cursor + n_in)))[skip:]
+                    targets += list(w)[skip:]
+                    sizes_of[i].append(len(w) - skip)
                     cursor += n_in
             if packable:
                 mask = _attention_mask(lm, allowed)
@@ -445,8 +454,9 @@ def score_groups(lm: "CausalLM", groups: Sequence[Group], batch_tokens: int = 40
                     hidden = decoder(input_ids=ids.to(lm.device), attention_mask=mask2d.to(lm.device)).last_hidden_state
                 else:
                     hidden = None
-            r_t, c_t = torch.tensor(rows, device=lm.device), torch.tensor(cols, device=lm.device)
-            tgt = torch.tensor(targets, device=lm.device)
+            r_t = torch.tensor(rows, dtype=torch.long, device=lm.device)
+            c_t = torch.tensor(cols, dtype=torch.long, device=lm.device)
+            tgt = torch.tensor(targets, dtype=torch.long, device=lm.device)
             if hidden is not None:
                 lp = lm.head_logprobs(hidden[r_t, c_t], tgt).cpu().numpy()
             else:
@@ -455,13 +465,15 @@ def score_groups(lm: "CausalLM", groups: Sequence[Group], batch_tokens: int = 40
                 if lm.softcap:
                     logits = torch.tanh(logits / lm.softcap) * lm.softcap
                 lp = (logits.gather(1, tgt[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)).cpu().numpy()
-            cursor = k = 0
+            cursor = 0
             for i in batch:
                 out = []
-                for _ in units[i].windows:
-                    out.append(lp[cursor:cursor + sizes[k]].astype(np.float32))
-                    cursor += sizes[k]
-                    k += 1
+                for w, size in enumerate(sizes_of[i]):
+                    part = lp[cursor:cursor + size].astype(np.float32)
+                    if size < len(units[i].windows[w]):
+                        part = np.concatenate([np.array([known[i][w]], np.float32), part])
+                    out.append(part)
+                    cursor += size
                 per_unit[i] = out
     for i, g in enumerate(units):
         flat.extend(per_unit.get(i, [np.zeros(0, np.float32) for _ in g.windows]))
@@ -655,14 +667,36 @@ class WordOrderSignal(Signal):
                 spans.append((p, len(o) - s + tail))
             groups.append(g)
             owners.append(k)
+        first = [self._first_logprobs(bases[k], g) for k, g in zip(owners, groups)]
         it = iter(spans)
-        for k, lps in zip(owners, score_groups(self.lm, groups, self.batch_tokens, self.batch_size)):
+        for k, lps in zip(owners, score_groups(self.lm, groups, self.batch_tokens, self.batch_size, first)):
             for c, lp in zip(cands[k], lps):
                 p, end_o = next(it)
                 c.gain = float(lp.sum()) - float(bases[k].logprobs[p:end_o].sum())
                 c.score = self.normalise(c.gain, c.moved_words)
                 c.window = len(lp)
                 c.detail = (p, end_o, lp)
+
+    def _first_logprobs(self, base: "TokenScores", g: Group) -> list[float | None]:
+        """Log-prob of each window's first token from the base pass's kept hidden states.
+
+        That token is predicted from the unchanged prefix, i.e. from the very state that
+        predicted the written token there, whose log-normaliser the base pass fixes
+        (``logit(written) - logprob(written)``): a dot product instead of a row of the output
+        layer. None (computed in the pass) when the states were not kept.
+        """
+        import torch
+
+        weight, bias = self.lm.output_weight()
+        if base.hidden is None or weight is None or not g.windows:
+            return [None] * len(g.windows)
+        starts = np.array(g.starts)
+        with torch.inference_mode():
+            h = torch.from_numpy(base.hidden[starts]).float()
+            written = torch.tensor([g.prefix[p] for p in starts])[:, None]
+            new = torch.tensor([w[0] for w in g.windows])[:, None]
+            lse = self._logits(h, weight, bias, written)[:, 0] - base.logprobs[starts].astype(np.float64)
+            return [float(v) for v in self._logits(h, weight, bias, new)[:, 0] - lse]
 
     # -- the signal -----------------------------------------------------------------------
 

@@ -117,3 +117,15 @@ def test_rescoring_runs_in_bfloat16_only_for_a_float32_model(tiny_lm):
             assert (x @ x).dtype == torch.float32  # a bf16/fp16 model runs as it is
     finally:
         tiny_lm.dtype = saved
+
+
+def test_auto_dtype_is_bfloat16_only_where_the_hardware_has_it(monkeypatch):
+    from mtqa.models import lm as lm_module
+
+    monkeypatch.setattr(lm_module, "cpu_has_bf16", lambda: True)
+    assert lm_module.resolve_dtype("auto", "cpu") == torch.bfloat16
+    assert lm_module.resolve_dtype("auto", "cpu", quantize="int8") == torch.float32  # int8 needs float32
+    assert lm_module.resolve_dtype("float32", "cpu") == torch.float32  # an explicit choice wins
+    monkeypatch.setattr(lm_module, "cpu_has_bf16", lambda: False)
+    assert lm_module.resolve_dtype("auto", "cpu") == torch.float32  # emulated bf16 would be slower
+    assert lm_module.resolve_dtype("auto", "cuda") == torch.bfloat16
