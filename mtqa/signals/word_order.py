@@ -629,16 +629,16 @@ class WordOrderSignal(Signal):
 
         if weight is None:  # no float matrix to take dot products with: the whole output layer
             _, head = self.lm._decoder_and_head()
-            full = head(h.to(self.lm.device)).float().cpu()
+            full = head(h.to(self.lm.device, self.lm.dtype)).float().cpu()
             x = full.gather(1, ids) if ids.dim() == 2 else full[:, ids]
-        elif ids.dim() == 2:  # one token per row
-            x = (h * weight[ids[:, 0]].float()).sum(-1, keepdim=True)
-            if bias is not None:
-                x = x + bias[ids[:, 0]].float()[:, None]
-        else:
-            x = h @ weight[ids].float().T
-            if bias is not None:
-                x = x + bias[ids].float()[None, :]
+        else:  # the few rows of the output matrix needed, brought to the (CPU) states, e.g. from a GPU
+            rows = ids[:, 0] if ids.dim() == 2 else ids
+            w = weight[rows.to(weight.device)].float().to(h.device)
+            b = bias[rows.to(bias.device)].float().to(h.device) if bias is not None else None
+            if ids.dim() == 2:  # one token per row
+                x = (h * w).sum(-1, keepdim=True) + (b[:, None] if b is not None else 0.0)
+            else:
+                x = h @ w.T + (b[None, :] if b is not None else 0.0)
         x = x.float()
         if self.lm.softcap:
             x = torch.tanh(x / self.lm.softcap) * self.lm.softcap
