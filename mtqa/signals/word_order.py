@@ -520,7 +520,9 @@ class WordOrderSignal(Signal):
         return {"threshold": self.threshold, "max_candidates": self.max_candidates, "max_block": self.max_block,
                 "max_move": self.max_move,
                 "min_prior": self.min_prior, "context_after": self.context_after, "max_words": self.max_words,
-                "max_tokens": self.lm.max_tokens, "log": "e", "rescoring": "bfloat16"}
+                "max_tokens": self.lm.max_tokens, "log": "e",
+                # int8 models keep their int8 body in stage 2; the log-normaliser is bfloat16 either way
+                "rescoring": "bfloat16" if self.lm.quantize == "none" else "int8+bfloat16-normaliser"}
 
     # -- stage 1 --------------------------------------------------------------------------
 
