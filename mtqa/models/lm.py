@@ -274,10 +274,10 @@ class CausalLM:
     def _target_logprobs(self, input_ids, mask, target_mask, targets):
         decoder, head = self._decoder_and_head()
         if decoder is not None:
-            hidden = decoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            hidden = decoder(input_ids=input_ids, attention_mask=mask, use_cache=False).last_hidden_state
             hidden = hidden[:, :-1][target_mask]
         else:  # unusual architecture: fall back to the full forward pass
-            logits = self.model(input_ids=input_ids, attention_mask=mask).logits[:, :-1][target_mask]
+            logits = self.model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits[:, :-1][target_mask]
             hidden = None
         total = targets.shape[0]
         out_lp = torch.empty(total, dtype=torch.float32, device=hidden.device if hidden is not None else logits.device)
