@@ -1,0 +1,213 @@
+"""The training/benchmark corpus: every segment of ``../shared/data`` as one typed item.
+
+One item per (data set, system, document, segment): its English text, its source (when the
+data has one), who wrote it (``machine``: 1 for MT output, 0 for a human translation or
+native English, None when unknown) and the human judgement (``gold``: DA z-mean or MQM
+score; ``no_major`` for MQM). Items of one (set, system, document) are grouped into one
+*article*, in segment order, so article-level rules and the detector's document aggregation
+see what they see in production.
+
+Sets (paths are arguments; nothing here is copied into the project):
+
+* ``news21``: newstest2021 zh-en (WMT QE 23 MQM spans): systems ``ref.A``/``ref.B`` are human
+  translations, ``hyp.*`` MT; documents are news stories.
+* ``ted``: TED talks zh-en (Google MQM, WMT21): ``ref``/``refB`` human, the rest MT.
+* ``wmt22dev``: WMT QE 2022 zh-en dev (MQM z-scores): MT only, quality report set.
+* ``mlqe-XX-train`` / ``mlqe-XX-dev``: MLQE-PE XX-en DA: MT of Wikipedia sentences.
+* ``fluent``: 7,000 English Wikipedia sentences as written (human, native).
+* ``news-en``: 151 native English news excerpts, segmented into sentences (human, native).
+* ``seed``: the seed article, segmented (machine).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+MLQE_PAIRS = ("ro", "et", "ne", "si", "ru")
+
+
+@dataclass
+class Item:
+    set: str
+    system: str
+    doc: str
+    seg: int
+    text: str
+    source: str | None = None
+    machine: int | None = None
+    gold: float | None = None
+    no_major: float | None = None
+
+    @property
+    def article_key(self) -> str:
+        return f"{self.set}|{self.system}|{self.doc}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.article_key}|{self.seg}"
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class CorpusArticle:
+    key: str
+    items: list[Item] = field(default_factory=list)
+
+
+def _human_system(name: str) -> bool:
+    return name.startswith("ref")
+
+
+def _mqm_items(path: Path, set_name: str) -> list[Item]:
+    from mtqa.evaluate.gold import load_gold
+
+    gold = load_gold(str(path))
+    score = gold.default_score
+    out = []
+    for r in gold.records:
+        if not (r.text and r.text.strip()):
+            continue
+        f = r.fields
+        system = str(f.get("system", ""))
+        g = r.scores.get(score)
+        g = None if g is None or (isinstance(g, float) and math.isnan(g)) else float(g)
+        no_major = None
+        if "n_major" in r.scores:
+            no_major = 1.0 if r.scores["n_major"] == 0 and (g is None or g > -25) else 0.0
+        seg = int(float(f.get("seg_id", 0) or 0))
+        out.append(Item(set_name, system, str(f.get("doc", "")), seg, r.text, r.source,
+                        0 if _human_system(system) else 1, g, no_major))
+    return out
+
+
+def _wmt22_items(path: Path) -> list[Item]:
+    from mtqa.evaluate.gold import load_gold
+
+    gold = load_gold(str(path))
+    out = []
+    for i, r in enumerate(gold.records):
+        if not (r.text and r.text.strip()):
+            continue
+        z = r.scores.get(gold.default_score)
+        no_major = 1.0 if r.scores.get("score", 0) > 95 else 0.0
+        out.append(Item("wmt22dev", "mt", str(r.fields.get("doc", "")), i, r.text, r.source, 1,
+                        None if z is None or math.isnan(z) else float(z), no_major))
+    return out
+
+
+def _mlqe_items(path: Path, set_name: str) -> list[Item]:
+    from mtqa.evaluate.gold import load_gold
+
+    gold = load_gold(str(path))
+    out = []
+    for i, r in enumerate(gold.records):
+        if not (r.text and r.text.strip()):
+            continue
+        z = r.scores.get(gold.default_score)
+        out.append(Item(set_name, "mt", f"row{i}", i, r.text, r.source, 1,
+                        None if z is None or math.isnan(z) else float(z)))
+    return out
+
+
+def _fluent_items(path: Path) -> list[Item]:
+    import csv
+    import io
+    import tarfile
+
+    out = []
+    with tarfile.open(path) as tar:
+        member = next(m for m in tar.getmembers() if m.isfile() and m.name.endswith((".tsv", ".csv")))
+        text = tar.extractfile(member).read().decode("utf-8")
+    reader = csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
+    for i, row in enumerate(reader):
+        t = (row.get("original") or "").strip()
+        if t:
+            out.append(Item("fluent", "human", f"row{i}", i, t, None, 0))
+    return out
+
+
+def _segmented(set_name: str, system: str, machine: int, docs: Iterable[tuple[str, str]]) -> list[Item]:
+    from mtqa.segment import segment
+    from mtqa.types import Article
+
+    out = []
+    for doc_id, text in docs:
+        art = Article(doc_id, text, doc_id)
+        for s in segment(art, "article"):
+            out.append(Item(set_name, system, doc_id, s.sentence_id, s.text, None, machine))
+    return out
+
+
+def _news_en_items(path: Path) -> list[Item]:
+    docs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            text = ((d.get("title") or "") + "\n" + d["text"]).strip()
+            docs.append((d["id"], text))
+    return _segmented("news-en", "human", 0, docs)
+
+
+def load_corpus(data: str | Path, sets: Iterable[str] | None = None) -> list[Item]:
+    """Every item of the named sets (default: all) found under ``data`` (``../shared/data``)."""
+    data = Path(data)
+    wanted = set(sets) if sets is not None else None
+
+    def want(name: str) -> bool:
+        return wanted is None or name in wanted or name.split("-")[0] in wanted
+
+    items: list[Item] = []
+    if want("seed") and (data / "seed/sputnik-nato-brussels.txt").is_file():
+        items += _segmented("seed", "mt", 1, [("sputnik", (data / "seed/sputnik-nato-brussels.txt").read_text("utf-8"))])
+    if want("news-en") and (data / "news-en/genuine-news-en.jsonl").is_file():
+        items += _news_en_items(data / "news-en/genuine-news-en.jsonl")
+    if want("news21"):
+        items += _mqm_items(data / "mqm/wmtqe23-newstest2021-zhen-spans.tsv", "news21")
+    if want("ted"):
+        items += _mqm_items(data / "mqm/google-mqm-ted-zhen.tsv", "ted")
+    if want("fluent"):
+        items += _fluent_items(data / "fluent-en/mlqepe-en-de-train.tar.gz")
+    if want("wmt22dev"):
+        items += _wmt22_items(data / "mqm/wmtqe22-zhen-dev.csv")
+    for split in ("dev", "train"):
+        for lp in MLQE_PAIRS:
+            name = f"mlqe-{lp}-{split}"
+            if want(name) or want(f"mlqe-{split}"):
+                items += _mlqe_items(data / f"da/mlqepe-{lp}-en-{split}.tar.gz", name)
+    return items
+
+
+def articles(items: Iterable[Item]) -> list[CorpusArticle]:
+    """Group items into articles (set, system, doc), segments in order; first-seen article order."""
+    by: dict[str, CorpusArticle] = {}
+    for it in items:
+        by.setdefault(it.article_key, CorpusArticle(it.article_key)).items.append(it)
+    for a in by.values():
+        a.items.sort(key=lambda x: x.seg)
+        # one item per segment (a segment judged by several raters is one record already)
+        seen, uniq = set(), []
+        for x in a.items:
+            if x.seg not in seen:
+                seen.add(x.seg)
+                uniq.append(x)
+        a.items = uniq
+    return list(by.values())
+
+
+def interleave(groups: list[list[CorpusArticle]]) -> Iterator[CorpusArticle]:
+    """Round-robin over groups, so an extraction stopped early still has every group."""
+    its = [iter(g) for g in groups]
+    while its:
+        alive = []
+        for it in its:
+            x = next(it, None)
+            if x is not None:
+                yield x
+                alive.append(it)
+        its = alive

@@ -1,0 +1,198 @@
+"""Resumable feature extraction over the whole corpus (``mtqa.train.corpus``) into a cache.
+
+For every item the pipeline's own target-side signals are run exactly as ``mtqa score``
+runs them (LM statistics, the word-order search, the artefact rules, with the item's
+article around it), and three things the learned heads need are kept from the base LM
+pass: the token log-probabilities and entropies (float16) and the mean of the last
+hidden states over the sentence's tokens (float16, the pooled representation the detector
+reads; the base pass computes it anyway).
+
+The cache is a folder of chunks, ``chunk-00000.npz`` + ``chunk-00000.jsonl``; a chunk is
+written whole (temporary name, then rename) and never recomputed, so a killed extraction
+resumes where it stopped, and re-fitting a head reads only the cache (seconds).
+
+    python -m mtqa.train.extract ../shared/data -o ~/.cache/mtqa/features/gemma-3-270m
+
+Articles are visited round-robin over the data sets, so an extraction stopped early still
+covers every set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mtqa.train.corpus import CorpusArticle, articles, interleave, load_corpus
+
+TARGET_SIGNALS_VERSION = "1"
+
+
+def _mtqa_articles(batch: list[CorpusArticle]):
+    from mtqa.types import Article, Sentence
+
+    out = []
+    for ca in batch:
+        texts = [" ".join(it.text.split()) for it in ca.items]
+        full = "\n".join(texts)
+        art = Article(ca.key, full, ca.key)
+        pos = 0
+        for j, t in enumerate(texts):
+            art.sentences.append(Sentence(ca.key, j, j, pos, pos + len(t), t))
+            pos += len(t) + 1
+        out.append(art)
+    return out
+
+
+class Extractor:
+    def __init__(self, model: str = "gemma-3-270m", dtype: str = "bfloat16", threads: int | None = None):
+        from mtqa.models import resolve
+        from mtqa.models.lm import CausalLM
+        from mtqa.signals.artefacts import ArtefactSignal
+        from mtqa.signals.lm import LMSignal
+        from mtqa.signals.word_order import WordOrderSignal
+
+        resolved = resolve(model, log=lambda m: print(m, file=sys.stderr))
+        self.model = resolved
+        self.lm = CausalLM(resolved.path, device="cpu", dtype=dtype, threads=threads)
+        self.signals = [LMSignal(self.lm), WordOrderSignal(self.lm), ArtefactSignal()]
+        self.lm.keep_hidden = True
+
+    def signature(self) -> str:
+        return "|".join([f"extract:{TARGET_SIGNALS_VERSION}", self.model.name, self.model.weights_sha256[:12],
+                         str(self.lm.dtype)] + [s.signature() for s in self.signals])
+
+    def run(self, batch: list[CorpusArticle]) -> tuple[dict[str, np.ndarray], list[dict]]:
+        arts = _mtqa_articles(batch)
+        self.lm.clear_cache()
+        n = sum(len(a.sentences) for a in arts)
+        cols: dict[str, list] = {}
+        flags: list[list[str]] = [[] for _ in range(n)]
+        for sig in self.signals:
+            out = sig.compute(arts)
+            cols.update(out.columns)
+            for i in range(n):
+                for f in (out.flags[i] if out.flags else ()):
+                    if f not in flags[i]:
+                        flags[i].append(f)
+                for sp in (out.spans[i] if out.spans else ()):
+                    if sp.label not in flags[i] and sp.label == "lm_spike":
+                        flags[i].append("lm_spike")
+        texts = [s.text for a in arts for s in a.sentences]
+        scores = self.lm.score(texts)
+        pooled = np.stack([ts.hidden.astype(np.float32).mean(0) if ts.hidden is not None and len(ts.hidden)
+                           else np.zeros(self.lm.model.config.hidden_size, np.float32) for ts in scores]).astype(np.float16)
+        lengths = np.array([len(ts.logprobs) for ts in scores], np.int32)
+        lp = np.concatenate([ts.logprobs for ts in scores]).astype(np.float16) if lengths.sum() else np.zeros(0, np.float16)
+        ent = np.concatenate([ts.entropies for ts in scores]).astype(np.float16) if lengths.sum() else np.zeros(0, np.float16)
+        arrays = {"pooled": pooled, "tok_len": lengths, "tok_logprob": lp, "tok_entropy": ent}
+        meta = []
+        k = 0
+        for ca in batch:
+            for it in ca.items:
+                row = it.as_dict()
+                row["key"] = it.key
+                row["flags"] = flags[k]
+                for name, values in cols.items():
+                    v = values[k]
+                    row[name] = None if isinstance(v, float) and v != v else v
+                meta.append(row)
+                k += 1
+        return arrays, meta
+
+
+def chunk_articles(arts: list[CorpusArticle], size: int) -> list[list[CorpusArticle]]:
+    out, cur, n = [], [], 0
+    for a in arts:
+        cur.append(a)
+        n += len(a.items)
+        if n >= size:
+            out.append(cur)
+            cur, n = [], 0
+    if cur:
+        out.append(cur)
+    return out
+
+
+def ordered_articles(data: str | Path, sets=None) -> list[CorpusArticle]:
+    arts = articles(load_corpus(data, sets))
+    groups: dict[str, list[CorpusArticle]] = {}
+    for a in arts:
+        groups.setdefault(a.key.split("|")[0], []).append(a)
+    return list(interleave(list(groups.values())))
+
+
+def extract(data: str | Path, out: str | Path, *, sets=None, chunk: int = 256, model: str = "gemma-3-270m",
+            dtype: str = "bfloat16", threads: int | None = None, max_chunks: int | None = None) -> None:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    batches = chunk_articles(ordered_articles(data, sets), chunk)
+    todo = [k for k in range(len(batches)) if not (out / f"chunk-{k:05d}.jsonl").is_file()]
+    print(f"extract: {len(batches)} chunks, {len(todo)} to do -> {out}", file=sys.stderr, flush=True)
+    if not todo:
+        return
+    ex = Extractor(model, dtype, threads)
+    sig_path = out / "signature.txt"
+    if sig_path.is_file() and sig_path.read_text().strip() != ex.signature():
+        raise SystemExit(f"{out} holds features of other signals ({sig_path.read_text().strip()}); use another folder")
+    sig_path.write_text(ex.signature() + "\n")
+    t0 = time.perf_counter()
+    for j, k in enumerate(todo[:max_chunks] if max_chunks else todo):
+        t = time.perf_counter()
+        arrays, meta = ex.run(batches[k])
+        tmp = out / f".chunk-{k:05d}.tmp.npz"
+        np.savez(tmp, **arrays)
+        os.replace(tmp, out / f"chunk-{k:05d}.npz")
+        tmpj = out / f".chunk-{k:05d}.tmp.jsonl"
+        tmpj.write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in meta), encoding="utf-8")
+        os.replace(tmpj, out / f"chunk-{k:05d}.jsonl")
+        dt = time.perf_counter() - t
+        print(f"chunk {k} ({len(meta)} items, {int(arrays['tok_len'].sum())} tokens) {dt:.1f}s "
+              f"[{j + 1}/{len(todo)}, {time.perf_counter() - t0:.0f}s]", file=sys.stderr, flush=True)
+
+
+def load_features(folder: str | Path) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """All cached chunks, in chunk order: (meta rows, arrays with per-item rows; token arrays
+    as ``tok_logprob``/``tok_entropy`` lists of per-item arrays)."""
+    folder = Path(folder)
+    meta: list[dict] = []
+    pooled, lps, ents = [], [], []
+    for p in sorted(folder.glob("chunk-*.jsonl")):
+        z = np.load(p.with_suffix(".npz"))
+        rows = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+        lens = z["tok_len"]
+        if len(rows) != len(lens):
+            raise ValueError(f"{p}: {len(rows)} rows but {len(lens)} feature rows")
+        cuts = np.cumsum(lens)[:-1]
+        lps += np.split(z["tok_logprob"].astype(np.float32), cuts)
+        ents += np.split(z["tok_entropy"].astype(np.float32), cuts)
+        pooled.append(z["pooled"].astype(np.float32))
+        meta += rows
+    arrays = {"pooled": np.concatenate(pooled) if pooled else np.zeros((0, 0), np.float32),
+              "tok_logprob": lps, "tok_entropy": ents}
+    return meta, arrays
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("data", help="the shared data folder (../shared/data)")
+    p.add_argument("-o", "--out", required=True)
+    p.add_argument("--sets", nargs="*", help="only these sets (default: all)")
+    p.add_argument("--chunk", type=int, default=256)
+    p.add_argument("--model", default="gemma-3-270m")
+    p.add_argument("--dtype", default="bfloat16")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--max-chunks", type=int)
+    a = p.parse_args(argv)
+    extract(a.data, a.out, sets=a.sets, chunk=a.chunk, model=a.model, dtype=a.dtype, threads=a.threads,
+            max_chunks=a.max_chunks)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
