@@ -145,6 +145,8 @@ def run(args) -> int:
     pred = load_predictions(args.predictions, required, optional)
     sources = resolve_group_sources(gold, list(pred.columns), opts.group_by)
     result = evaluate(pred, gold, score, opts, sources)
+    for warning in result["warnings"]:
+        print(f"mtqa: warning: {warning}", file=sys.stderr, flush=True)
     print(format_report(result))
     if args.json:
         write_json(result, args.json)

@@ -1,11 +1,14 @@
 """Agreement of mtqa's scores with human judgements (``python -m mtqa evaluate``).
 
-    gold.py         gold readers (MLQE-PE DA, WMT QE 2022/2023 MQM, Google MQM TED, tables)
+    gold/           gold readers, one module per format (mlqe, wmtqe22, mqm_ted, wmtqe23,
+                    generic tables) over ``common``; ``load``: format detection, ``load_gold``
                     and ``export_segments`` (gold MT output -> JSONL for ``mtqa score``)
     predictions.py  reading a scored output folder / saved dataset / table
-    correlation.py  Spearman, Pearson, Kendall tau-b with seeded percentile-bootstrap CIs
+    correlation.py  Spearman, Pearson, Kendall tau-b (scipy.stats) with seeded
+                    percentile-bootstrap CIs (scipy.stats.bootstrap)
     spans.py        word-level MCC / F1 of predicted vs gold error spans
     benchmark.py    join by id (or position), groups, all figures as a JSON-ready dict
+                    (and a warning when an interval rests on fewer than 30 rows)
     report.py       text tables and the JSON file
 
 Typical workflow::

@@ -23,6 +23,10 @@ from mtqa.evaluate.gold import GoldRecord, GoldSet
 from mtqa.evaluate.predictions import Predictions, aggregate, group_rows, key_str, to_float
 from mtqa.evaluate.spans import SpanCounts, bad_words, words
 
+#: below this many rows a percentile-bootstrap interval is too narrow to trust (it undercovers
+#: badly on small samples), so the report says so next to the figures
+MIN_BOOTSTRAP_ROWS = 30
+
 SIGN_CONVENTION = (
     "correlations are reported as they are: a prediction where higher = better (quality) agrees "
     "with a gold score where higher = better (MQM = minus error weight, DA z-scores) when positive"
@@ -318,6 +322,21 @@ def evaluate(pred: Predictions, gold: GoldSet, score: str, opts: Options, source
             ],
         },
     }
+    result["warnings"] = small_sample_warnings(result["correlation"], opts.bootstrap)
     if opts.spans:
         result["spans"] = span_evaluation(pairs, pred, opts, sources)
     return result
+
+
+def small_sample_warnings(correlation: dict, bootstrap: int) -> list[str]:
+    """One line when an interval rests on fewer than :data:`MIN_BOOTSTRAP_ROWS` rows (none without intervals)."""
+    if bootstrap <= 0:
+        return []
+    small = [f"all rows (n={correlation['all']['n']})"] if 2 <= correlation["all"]["n"] < MIN_BOOTSTRAP_ROWS else []
+    for grouping in correlation["groups"]:
+        rows = [r for r in grouping["rows"] if 2 <= r["n"] < MIN_BOOTSTRAP_ROWS]
+        if rows:
+            small.append(f"{len(rows)} of {len(grouping['rows'])} groups by {grouping['by']}")
+    if not small:
+        return []
+    return [f"bootstrap intervals from fewer than {MIN_BOOTSTRAP_ROWS} rows are unreliable (too narrow): {'; '.join(small)}"]

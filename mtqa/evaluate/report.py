@@ -93,6 +93,8 @@ def format_report(result: dict) -> str:
         for r in grouping["rows"]:
             rows.append([f"  {r['group'] or '(empty)'}", _count(r["n"]), *[_ci(r.get(s)) for s in stats]])
     lines.extend(table(header, rows))
+    for warning in result.get("warnings") or []:
+        lines.append(f"warning: {warning}")
 
     spans = result.get("spans")
     if spans:

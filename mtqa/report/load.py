@@ -19,9 +19,12 @@ import numpy as np
 
 from mtqa.errors import MtqaError
 
-#: sentence columns that are not "signals" (the numeric columns shown in the table)
-_STRUCTURAL = {"article_id", "sentence_id", "paragraph_id", "start", "end", "text", "quality", "flags", "spans",
-               "word_order_suggestion"}
+#: sentence columns that are not "signals" (the numeric columns shown in the table; string
+#: columns such as the suggestion are never shown there)
+_STRUCTURAL = {"article_id", "sentence_id", "paragraph_id", "start", "end", "text", "quality", "flags", "spans"}
+#: the string column holding a better-ordered rewrite of a flagged sentence (the word-order
+#: signal's); the article view lists these under "Suggested word order"
+SUGGESTION_COLUMN = "word_order_suggestion"
 #: how many numeric signal columns the sentence table shows at most
 MAX_SIGNAL_COLUMNS = 6
 HISTOGRAM_BINS = 20
@@ -224,7 +227,7 @@ def load(out_dir: str | Path, max_articles: int = 50, max_sentences: int = 2000)
     flag_counts = dict(sorted(flag_counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
     signal_columns = _numeric_signal_columns(sentences)
-    has_sugg = "word_order_suggestion" in sentences.column_names
+    has_sugg = SUGGESTION_COLUMN in sentences.column_names
     has_spans = "spans" in sentences.column_names
     has_offsets = all(c in sentences.column_names for c in ("start", "end"))
 
@@ -245,7 +248,7 @@ def load(out_dir: str | Path, max_articles: int = 50, max_sentences: int = 2000)
             start=int(r.get("start") or 0),
             end=int(r.get("end") or 0),
             spans=_spans(r.get("spans")),
-            suggestion=(str(r["word_order_suggestion"]) if r.get("word_order_suggestion") else None),
+            suggestion=(str(r[SUGGESTION_COLUMN]) if r.get(SUGGESTION_COLUMN) else None),
             signals={c: _f(r.get(c)) for c in signal_columns},
         )
 
@@ -266,7 +269,7 @@ def load(out_dir: str | Path, max_articles: int = 50, max_sentences: int = 2000)
         if has_spans:
             cols.append("spans")
         if has_sugg:
-            cols.append("word_order_suggestion")
+            cols.append(SUGGESTION_COLUMN)
         by_article: dict[str, list[SentenceRow]] = {}
         for r in rows_at(idx, cols):
             row = make_row(r)

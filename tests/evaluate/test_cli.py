@@ -187,3 +187,32 @@ def test_export_gold_then_evaluate_joins_on_id(tmp_path, capsys):
     assert r["gold"]["format"] == "mqm-ted" and r["join"]["matched"] == 3
     assert r["correlation"]["all"]["spearman"]["value"] == pytest.approx(1.0)
     assert r["spans"]["all"]["tp"] == 1 and r["spans"]["all"]["fn"] == 1
+
+
+def test_few_rows_warn_that_the_intervals_are_unreliable(scored, tmp_path, capsys):
+    gold = _gold_csv(tmp_path / "gold.csv")
+    out_json = tmp_path / "r.json"
+    assert main(["evaluate", str(scored), "--gold", str(gold), "--group-by", "system", "--bootstrap", "50",
+                 "--json", str(out_json)]) == 0
+    captured = capsys.readouterr()
+    err_lines = captured.err.strip().splitlines()
+    assert len(err_lines) == 1 and err_lines[0].startswith("mtqa: warning: bootstrap intervals from fewer than 30 rows")
+    assert "all rows (n=5)" in err_lines[0] and "2 of 2 groups by system" in err_lines[0]
+    assert "warning: bootstrap intervals from fewer than 30 rows" in captured.out
+    assert json.loads(out_json.read_text())["warnings"] == [err_lines[0].removeprefix("mtqa: warning: ")]
+    # no intervals, nothing to warn about
+    assert main(["evaluate", str(scored), "--gold", str(gold), "--bootstrap", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err and "warning" not in captured.out
+
+
+def test_thirty_rows_do_not_warn(tmp_path, capsys):
+    keys = [f"k{i}" for i in range(30)]
+    rows = [_row(k, f"Sentence {i}.", i / 30) for i, k in enumerate(keys)]
+    Dataset.from_list(rows).save_to_disk(str(tmp_path / "OUT" / "sentences"))
+    gold = tmp_path / "g.csv"
+    gold.write_text("id,score\n" + "".join(f"{k},{(i * 7) % 30}\n" for i, k in enumerate(keys)), encoding="utf-8")
+    assert main(["evaluate", str(tmp_path / "OUT"), "--gold", str(gold), "--bootstrap", "50"]) == 0
+    captured = capsys.readouterr()
+    assert "30 matched" in captured.out
+    assert "warning" not in captured.err and "warning" not in captured.out

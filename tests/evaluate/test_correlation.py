@@ -1,12 +1,19 @@
 """Correlations and their bootstrap intervals on data with known answers."""
 
 import itertools
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mtqa.evaluate.correlation import correlate, kendall, pearson, resample_counts, spearman
+from mtqa.evaluate.correlation import bootstrap_distribution, correlate, kendall, pearson, spearman
+
+#: figures of the pre-scipy implementation (hand-written weighted kernels, mtqa before issue 11)
+#: on fixed inputs: point estimates, and correlate() with 100-1,000 resamples. Made by running
+#: that implementation over the cases listed in each entry (inputs stored alongside).
+PARITY = Path(__file__).parent / "data" / "correlation_parity.json"
 
 
 def brute_tau_b(x, y):
@@ -86,21 +93,67 @@ def test_point_estimates_match_definitions_with_ties():
         assert pearson(x, y) == pytest.approx(np.corrcoef(x, y)[0, 1])
 
 
-def test_resampled_statistics_equal_those_of_the_explicit_resample():
-    # the weighted (row-count) kernels must agree with computing on the duplicated rows
-    from mtqa.evaluate.correlation import _Batch, STATISTICS
-
+def test_bootstrap_values_are_the_statistics_of_the_explicit_resamples():
+    # resample i is rows rng.integers(0, n, (B, n))[i] of a default_rng(seed): the draws mtqa made
+    # before scipy, so the intervals did not move
     rng = np.random.default_rng(2)
     x = rng.integers(0, 6, 20).astype(float)
     y = x + rng.integers(0, 3, 20)
-    W = resample_counts(20, 10, rng)
-    got = _Batch(x, y, STATISTICS)(W)
+    draws = np.random.default_rng(9).integers(0, 20, (10, 20))
+    got = {s: bootstrap_distribution(x, y, s, resamples=10, seed=9) for s in ("kendall", "pearson", "spearman")}
     for k in range(10):
-        idx = np.repeat(np.arange(20), W[k])
-        xs, ys = x[idx], y[idx]
+        xs, ys = x[draws[k]], y[draws[k]]
         assert got["kendall"][k] == pytest.approx(brute_tau_b(xs, ys))
         assert got["pearson"][k] == pytest.approx(np.corrcoef(xs, ys)[0, 1])
         assert got["spearman"][k] == pytest.approx(np.corrcoef(avg_ranks(xs), avg_ranks(ys))[0, 1])
+
+
+def test_undefined_resamples_are_counted_and_left_out():
+    # 4 rows: a resample that draws only rows with one x value (or one y value) has a constant
+    # side; its statistics are undefined (not 0), counted, and left out of the percentiles
+    x, y = [0.0, 0.0, 1.0, 1.0], [0.0, 1.0, 0.0, 2.0]
+    r = correlate(x, y, bootstrap=400, seed=0)
+    draws = np.random.default_rng(0).integers(0, 4, (400, 4))
+    constant = sum(len(set(np.asarray(x)[d])) == 1 or len(set(np.asarray(y)[d])) == 1 for d in draws)
+    assert constant > 0
+    assert r.undefined == {"spearman": constant, "pearson": constant, "kendall": constant}
+    for est in r.estimates.values():
+        assert est.low is not None and est.low <= est.high
+
+
+def test_resamples_are_drawn_batch_by_batch(monkeypatch):
+    # long inputs are resampled _BATCH_CELLS // n resamples at a time, as before scipy: shrink the
+    # batch and check the draws are consecutive (batch, n) blocks of one generator
+    import mtqa.evaluate.correlation as corr
+
+    monkeypatch.setattr(corr, "_BATCH_CELLS", 90)  # 3 resamples per batch of 30 rows
+    x = np.arange(30.0)
+    y = np.random.default_rng(4).normal(size=30)
+    rng = np.random.default_rng(5)
+    draws = np.concatenate([rng.integers(0, 30, (b, 30)) for b in (3, 3, 1)])
+    got = bootstrap_distribution(x, y, "pearson", resamples=7, seed=5)
+    assert got == pytest.approx([np.corrcoef(x[d], y[d])[0, 1] for d in draws])
+
+
+def _parity_cases():
+    cases = json.loads(PARITY.read_text())
+    # the two long cases take a few seconds each (Kendall is one scipy call per resample)
+    return [pytest.param(k, marks=pytest.mark.slow) if len(v["x"]) > 1000 else k for k, v in sorted(cases.items())]
+
+
+@pytest.mark.parametrize("case", _parity_cases())
+def test_parity_with_the_pre_scipy_implementation(case):
+    c = json.loads(PARITY.read_text())[case]
+    x, y = c["x"], c["y"]
+    for name, f in (("pearson", pearson), ("spearman", spearman), ("kendall", kendall)):
+        assert f(x, y) == pytest.approx(c[name], abs=1e-9)
+    for b in c["bootstrap"]:
+        got = correlate(x, y, bootstrap=b["resamples"], seed=b["seed"]).as_dict()
+        want = b["result"]
+        assert got["n"] == want["n"] and got["bootstrap"] == want["bootstrap"]
+        for name in ("spearman", "pearson", "kendall"):
+            for key in ("value", "ci_low", "ci_high"):
+                assert got[name][key] == pytest.approx(want[name][key], abs=1e-9), (name, key)
 
 
 def test_constant_side_and_tiny_inputs_are_undefined():
@@ -116,3 +169,12 @@ def test_non_finite_rows_are_dropped():
     assert r.n == 3
     assert r.estimates["pearson"].value == pytest.approx(1.0)
     assert r.estimates["pearson"].low is None
+
+
+def test_two_rows():
+    # a pair is perfectly (anti-)correlated; its resamples are that pair or one row twice
+    r = correlate([1.0, 2.0], [5.0, 3.0], bootstrap=50, seed=0)
+    for name in ("spearman", "pearson", "kendall"):
+        assert r.estimates[name].value == pytest.approx(-1.0)
+        assert r.estimates[name].low == pytest.approx(-1.0) and r.estimates[name].high == pytest.approx(-1.0)
+    assert 0 < r.undefined["spearman"] == r.undefined["pearson"] == r.undefined["kendall"] < 50

@@ -7,6 +7,7 @@ import json
 import re
 import time
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -20,11 +21,12 @@ from .conftest import LABELS, XSS_ID, XSS_IMG, XSS_NOTE, XSS_SCRIPT, build_job, 
 
 
 class Collector(HTMLParser):
-    """Elements (tag, attrs) in order, and the text inside chosen elements."""
+    """Elements (tag, attrs) in order, and the text nodes (entities decoded)."""
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.elements: list[tuple[str, dict]] = []
+        self.texts: list[str] = []
         self.stack: list[str] = []
         self.mark_depth = 0
         self.max_mark_depth = 0
@@ -34,6 +36,9 @@ class Collector(HTMLParser):
         if tag == "mark":
             self.mark_depth += 1
             self.max_mark_depth = max(self.max_mark_depth, self.mark_depth)
+
+    def handle_data(self, data):
+        self.texts.append(data)
 
     def handle_endtag(self, tag):
         if tag == "mark":
@@ -77,10 +82,13 @@ def test_self_contained(page):
 
 
 def test_escaping_holds(page):
+    c = parse(page)
+    values = [v for _, attrs in c.elements for v in attrs.values() if v]
     for payload in (XSS_SCRIPT, XSS_IMG, XSS_NOTE, XSS_ID):
         assert payload not in page
-        assert html.escape(payload, quote=True) in page
-    elements = parse(page).elements
+        # ... yet it is all there, as text or inside an attribute value, once entities are decoded
+        assert any(payload in t for t in c.texts + values), payload
+    elements = c.elements
     tags = [t for t, _ in elements]
     assert tags.count("script") == 1
     assert "img" not in tags
@@ -102,9 +110,10 @@ def test_highlights_carry_labels_and_notes(page):
 
 def test_overview_lists_flags_histogram_and_ranking(page):
     assert 'id="overview"' in page and "<svg class=\"hist\"" in page
+    texts = parse(page).texts
     for label, explanation in LABELS.items():
         assert f">{label}</a>" in page
-        assert html.escape(explanation) in page
+        assert explanation in texts  # one text node (the apostrophe in one label escaped as an entity)
     assert "All 12 articles, worst first." in page
     # ranking is worst first
     ranked = re.findall(r'<td class="title"><a href="#(a\d+)">', page)
@@ -247,3 +256,37 @@ def test_flag_counts_count_sentences(tmp_path):
     data = load(tmp_path)
     assert data.flag_counts["word_order"] == 2
     assert data.n_flagged == sum(bool(r["flags"]) for r in rows)
+
+
+def test_hostile_flag_labels_and_run_fields_stay_text(tmp_path):
+    # flag labels come from the data too: they land in chips, filter options, data-label and
+    # title attributes; run.json fields in the Run section
+    evil_label = '"><img src=x onerror="window.__pwned=6">'
+    evil_expl = "</div><script>window.__pwned=7</script>"
+    arts = sample_articles(hostile=False)[:1]
+    arts[0]["paragraphs"][0][0]["spans"] = [("The government", evil_label, evil_expl)]
+    build_job(tmp_path, arts, labels={evil_label: evil_expl})
+    run = json.loads((tmp_path / "run.json").read_text())
+    run["signature"] = "<b>sig</b>"
+    run["timings"] = {"<i>t</i>": 1.23456}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    page = render_report(tmp_path)
+    for raw in (evil_label, evil_expl, "<b>sig</b>", "<i>t</i>"):
+        assert raw not in page
+    c = parse(page)
+    assert [t for t, _ in c.elements].count("script") == 1 and "img" not in [t for t, _ in c.elements]
+    assert not any(k.startswith("on") for _, attrs in c.elements for k in attrs)
+    assert evil_label in [a.get("data-label") for t, a in c.elements if t == "mark"]
+    assert evil_label in c.texts and evil_expl in c.texts and "<b>sig</b>" in c.texts and "<i>t</i>: 1.23" in c.texts
+
+
+def test_templates_and_static_files_ship_with_the_package():
+    from importlib import resources
+
+    files = {p.name for d in ("templates", "static") for p in resources.files("mtqa.report").joinpath(d).iterdir()}
+    assert {"report.html.j2", "macros.html.j2", "report.css", "report.js"} <= files
+    # ... and the pyproject globs install them (tomllib: Python >= 3.11)
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = pyproject["tool"]["setuptools"]["package-data"]["mtqa"]
+    assert "report/templates/*" in globs and "report/static/*" in globs
