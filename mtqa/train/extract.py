@@ -124,7 +124,7 @@ def ordered_articles(data: str | Path, sets=None) -> list[CorpusArticle]:
     groups: dict[str, list[CorpusArticle]] = {}
     for a in arts:
         groups.setdefault(a.key.split("|")[0], []).append(a)
-    return list(interleave(list(groups.values())))
+    return list(interleave(groups))
 
 
 def extract(data: str | Path, out: str | Path, *, sets=None, chunk: int = 256, model: str = "gemma-3-270m",
