@@ -203,18 +203,18 @@ def articles(items: Iterable[Item]) -> list[CorpusArticle]:
 #: relative rate at which each set's items are visited (the order of an extraction that may
 #: be stopped early): the human-vs-machine document sets first, then the report sets, then
 #: the large MLQE-PE training sets
-PRIORITY = {"news21": 3.0, "ted": 2.0, "news-en": 2.0, "seed": 1.0, "fluent": 2.0, "wmt22dev": 1.0}
+PRIORITY = {"news21": 3.0, "ted": 1.5, "news-en": 1.5, "seed": 1.0, "fluent": 1.0, "wmt22dev": 1.5}
 
 
 def interleave(groups: dict[str, list[CorpusArticle]], priority: dict[str, float] | None = None) -> Iterator[CorpusArticle]:
     """Visit articles so that each set's share of the *items* visited so far follows its
-    priority (default 0.5 for sets not in :data:`PRIORITY`, e.g. each MLQE-PE pair): an
+    priority (default 0.3 for sets not in :data:`PRIORITY`, e.g. each MLQE-PE pair): an
     extraction stopped early still covers every set, the important ones more."""
     priority = PRIORITY if priority is None else priority
     its = {name: iter(arts) for name, arts in groups.items()}
     done = {name: 0.0 for name in groups}
     while its:
-        name = min(its, key=lambda n: (done[n] / priority.get(n, 0.5), n))
+        name = min(its, key=lambda n: (done[n] / priority.get(n, 0.3), n))
         art = next(its[name], None)
         if art is None:
             del its[name]

@@ -119,6 +119,15 @@ def chunk_articles(arts: list[CorpusArticle], size: int) -> list[list[CorpusArti
     return out
 
 
+def _done(out: Path, k: int, batch: list[CorpusArticle]) -> bool:
+    """Chunk ``k`` is cached, and holds exactly this batch's items (else it is recomputed)."""
+    path = out / f"chunk-{k:05d}.jsonl"
+    if not path.is_file():
+        return False
+    keys = [json.loads(line)["key"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return keys == [it.key for a in batch for it in a.items]
+
+
 def ordered_articles(data: str | Path, sets=None) -> list[CorpusArticle]:
     arts = articles(load_corpus(data, sets))
     groups: dict[str, list[CorpusArticle]] = {}
@@ -132,7 +141,7 @@ def extract(data: str | Path, out: str | Path, *, sets=None, chunk: int = 256, m
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     batches = chunk_articles(ordered_articles(data, sets), chunk)
-    todo = [k for k in range(len(batches)) if not (out / f"chunk-{k:05d}.jsonl").is_file()]
+    todo = [k for k in range(len(batches)) if not _done(out, k, batches[k])]
     print(f"extract: {len(batches)} chunks, {len(todo)} to do -> {out}", file=sys.stderr, flush=True)
     if not todo:
         return
