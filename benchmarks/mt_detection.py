@@ -1,0 +1,163 @@
+"""MT detection benchmark: held-out documents from held-out MT systems, sentence and document level.
+
+    python -m mtqa.train.extract ../shared/data -o FEATURES      # once (resumable; hours on 2 cores)
+    python benchmarks/mt_detection.py FEATURES [--k-pca 64] [--l2 10]
+
+Prints, out of fold (five folds by source document; the MT systems in
+``mtqa.train.detector.HELD_OUT_SYSTEMS`` never trained on):
+
+* sentence AUROC overall, per data set and per held-out system, with document-bootstrap 95% CIs;
+* document AUROC for articles cut to their first 1, 3, 10 sentences and whole;
+* expected calibration error (10 bins) of sentence and article probabilities;
+* transfer: trained without a domain, tested on it (newstest2021, TED, Wikipedia);
+* the scalar-features-only model (no pooled states) for comparison;
+* the seed article's and the genuine news articles' probabilities;
+* the extra cost of the detector relative to the base LM pass (``--cost``, loads the model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mtqa.train.detector import (CUTS, HELD_OUT_SYSTEMS, Table, article_groups, auroc, bootstrap_ci, build_table,  # noqa: E402
+                                 detector_of, doc_key, domain, ece, fit_detector, fold_of, system_name)
+from mtqa.train.extract import load_features  # noqa: E402
+
+
+def is_test_system(r: dict) -> bool:
+    return r["machine"] == 0 or system_name(r["system"]) in HELD_OUT_SYSTEMS or r["set"] in ("mlqe", "seed") \
+        or r["set"].startswith("mlqe")
+
+
+def is_train_system(r: dict) -> bool:
+    return r["set"] != "seed" and (r["machine"] == 0 or system_name(r["system"]) not in HELD_OUT_SYSTEMS)
+
+
+def cross_validate(t: Table, folds: int, *, k_pca: int, l2: float, use_pooled: bool = True,
+                   train_filter=None, log=print) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Out-of-fold calibrated sentence logits (NaN where a row is never a test row), the
+    fold of each row, and the article parameters of each fold."""
+    fold = np.array([fold_of(doc_key(r), folds) for r in t.meta])
+    out = np.full(len(t.y), np.nan)
+    aggs = []
+    for f in range(folds):
+        tr = np.array([i for i in range(len(t.y)) if fold[i] != f and is_train_system(t.meta[i])
+                       and (train_filter is None or train_filter(t.meta[i]))])
+        te = np.array([i for i in range(len(t.y)) if (fold[i] == f or t.meta[i]["set"] == "seed")
+                       and is_test_system(t.meta[i])])
+        t0 = time.perf_counter()
+        doc = fit_detector(t.subset(tr), k_pca=k_pca, l2=l2, use_pooled=use_pooled)
+        det = detector_of(doc)
+        out[te] = det.logits(t.scalars[te], t.pooled[te])
+        aggs.append(doc["article"])
+        log(f"  fold {f}: train {len(tr)} test {len(te)} ({time.perf_counter() - t0:.1f}s)")
+    return out, fold, aggs
+
+
+def sentence_report(t: Table, logits: np.ndarray, title: str) -> None:
+    m = np.isfinite(logits) & t.english
+    clusters = np.array([doc_key(r) for r in t.meta])
+    print(f"\n## {title}: sentence level (out of fold, English sentences)")
+    print(f"{'subset':34s} {'n':>6s} {'human':>6s} {'AUROC':>7s}  95% CI (docs)   ECE")
+
+    def line(name, sel):
+        idx = np.where(sel & m)[0]
+        if len(set(t.y[idx].tolist())) < 2:
+            return
+        a = auroc(logits[idx], t.y[idx])
+        lo, hi = bootstrap_ci(lambda j: auroc(logits[idx][j], t.y[idx][j]), clusters[idx], n=300)
+        e = ece(1 / (1 + np.exp(-logits[idx])), t.y[idx])
+        print(f"{name:34s} {len(idx):6d} {int((t.y[idx] == 0).sum()):6d} {a:7.3f}  [{lo:.3f}, {hi:.3f}]  {e:.3f}")
+
+    sets = np.array([r["set"] for r in t.meta])
+    doms = np.array([domain(r["set"]) for r in t.meta])
+    line("all held-out rows", np.ones(len(t.y), bool))
+    line("news21 + TED (same-source pairs)", np.isin(sets, ["news21", "ted"]))
+    for d in ("news21", "ted", "wiki"):
+        line(f"  {d}", doms == d)
+    line("  news-en (human) + news21 MT", (sets == "news-en") | ((sets == "news21") & (t.y == 1)))
+    systems = np.array([system_name(r["system"]) for r in t.meta])
+    for s in HELD_OUT_SYSTEMS:
+        line(f"  held-out system {s} vs refs", np.isin(sets, ["news21", "ted"]) & ((systems == s) | (t.y == 0)))
+
+
+def article_report(t: Table, logits: np.ndarray, aggs: list[dict], fold: np.ndarray, title: str) -> None:
+    from mtqa.heads.detector import article_logit_vec
+
+    print(f"\n## {title}: document level (articles = set x system x document; held-out systems vs human)")
+    print(f"{'cut':>6s} {'n docs':>7s} {'MT':>5s} {'AUROC':>7s}  95% CI   ECE   mean p(MT) human / MT")
+    m = np.isfinite(logits)
+    sub = t.subset(np.where(m)[0])
+    lg = logits[m]
+    fsub = fold[m]
+    for cut in CUTS:
+        groups, ys, keys = article_groups(sub, lg, (cut,))
+        # each article is scored with its own fold's aggregation parameters
+        first = {}
+        for i, r in enumerate(sub.meta):
+            first.setdefault(f"{r['set']}|{r['system']}|{r['doc']}", i)
+        folds_of = [fsub[first["|".join(k.split("|")[:3])]] for k in keys]
+        z = np.array([article_logit_vec([g], **aggs[f])[0] for g, f in zip(groups, folds_of)])
+        keep = np.array([k.split("|")[0] in ("news21", "ted", "news-en") for k in keys])
+        z, ys2 = z[keep], ys[keep]
+        docs = np.array(["|".join([k.split("|")[0], k.split("|")[2]]) for k, kk in zip(keys, keep) if kk])
+        p = 1 / (1 + np.exp(-z))
+        a = auroc(z, ys2)
+        lo, hi = bootstrap_ci(lambda j: auroc(z[j], ys2[j]), docs, n=300)
+        print(f"{str(cut or 'whole'):>6s} {len(z):7d} {int(ys2.sum()):5d} {a:7.3f}  [{lo:.3f}, {hi:.3f}]  "
+              f"{ece(p, ys2):.3f}  {p[ys2 == 0].mean():.3f} / {p[ys2 == 1].mean():.3f}")
+    # the seed and the genuine news
+    groups, ys, keys = article_groups(sub, lg, (None,))
+    for g, y, k in zip(groups, ys, keys):
+        if k.startswith("seed"):
+            f = fsub[0]
+            print(f"seed article: p(MT) = {1 / (1 + np.exp(-article_logit_vec([g], **aggs[f])[0])):.3f} "
+                  f"({len(g)} sentences; fold-0 aggregation)")
+    news = [article_logit_vec([g], **aggs[0])[0] for g, k in zip(groups, keys) if k.startswith("news-en")]
+    if news:
+        pn = 1 / (1 + np.exp(-np.array(news)))
+        print(f"genuine news-en articles (out of fold): mean p(MT) {pn.mean():.3f}, share > 0.5: {(pn > 0.5).mean():.3f}, "
+              f"max {pn.max():.3f} (n={len(pn)})")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("features", help="feature cache folder (python -m mtqa.train.extract)")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--k-pca", type=int, default=64)
+    p.add_argument("--l2", type=float, default=10.0)
+    p.add_argument("--no-transfer", action="store_true")
+    a = p.parse_args(argv)
+    meta, arrays = load_features(a.features)
+    t = build_table(meta, arrays, keep=lambda r: r["set"] not in ("wmt22dev",) and not r["set"].endswith("-dev"))
+    counts: dict = {}
+    for r in t.meta:
+        counts[(r["set"].split("-")[0] if r["set"].startswith("mlqe") else r["set"], r["machine"])] = \
+            counts.get((r["set"].split("-")[0] if r["set"].startswith("mlqe") else r["set"], r["machine"]), 0) + 1
+    print("rows (set, machine):", dict(sorted(counts.items())))
+    logits, fold, aggs = cross_validate(t, a.folds, k_pca=a.k_pca, l2=a.l2)
+    sentence_report(t, logits, f"detector (scalar + pooled PCA {a.k_pca})")
+    article_report(t, logits, aggs, fold, f"detector (scalar + pooled PCA {a.k_pca})")
+    lo, fold2, aggs2 = cross_validate(t, a.folds, k_pca=0, l2=a.l2, use_pooled=False)
+    sentence_report(t, lo, "scalar features only")
+    article_report(t, lo, aggs2, fold2, "scalar features only")
+    if not a.no_transfer:
+        for dom in ("news21", "ted", "wiki"):
+            lt, ft, at = cross_validate(t, a.folds, k_pca=a.k_pca, l2=a.l2,
+                                        train_filter=lambda r, d=dom: domain(r["set"]) != d)
+            sel = np.array([domain(r["set"]) == dom for r in t.meta])
+            lt[~sel] = np.nan
+            sentence_report(t, lt, f"transfer: trained without {dom}, tested on {dom}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

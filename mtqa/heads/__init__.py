@@ -1,0 +1,25 @@
+"""Learned heads: signal columns (and the LM's pooled states) in, scores out.
+
+* :mod:`mtqa.heads.detector` -- ``mt_probability``: does the sentence / article look machine-made?
+
+(The quality head lives in :mod:`mtqa.combine` for now.) Each head's parameters ship as a
+JSON file under ``mtqa/resources/`` whose sha256 enters the run signature.
+"""
+
+from __future__ import annotations
+
+
+def detector_resource(model_name: str):
+    """The shipped detector parameter file for ``model_name`` (a Traversable), or None."""
+    from importlib import resources
+
+    f = resources.files("mtqa") / "resources" / f"detector-{model_name}.json"
+    return f if f.is_file() else None
+
+
+def build_detector(model_name: str):
+    """The detector for ``model_name``, or None when no parameters ship for that model."""
+    from mtqa.heads.detector import MTDetector
+
+    res = detector_resource(model_name)
+    return MTDetector(res.read_bytes(), res.name) if res is not None else None

@@ -1,0 +1,109 @@
+"""The MT detector's head: features, article aggregation (monotone, length-calibrated), evidence."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from mtqa.heads.detector import SCALAR_FEATURES, MTDetector, evidence, scalar_features
+from mtqa.train.detector import Table, fit_aggregator, fit_detector, logistic_fit
+
+
+def _synthetic_table(n_docs: int = 40, per_doc: int = 8, seed: int = 0) -> Table:
+    """Documents of human (0) and machine (1) sentences whose features differ by a shift."""
+    rng = np.random.default_rng(seed)
+    meta, sc, pooled, y = [], [], [], []
+    for d in range(n_docs):
+        label = d % 2
+        system = "hyp.A" if label else "ref.A"
+        for s in range(per_doc):
+            meta.append({"set": "news21", "system": system, "doc": f"d{d // 2}", "seg": s, "machine": label,
+                         "flags": [], "lm_tokens": 10})
+            sc.append(rng.normal(0.6 * label, 1.0, len(SCALAR_FEATURES)))
+            pooled.append(rng.normal(0.3 * label, 1.0, 16))
+            y.append(label)
+    return Table(meta, np.array(sc), np.array(pooled, np.float32), np.array(y, float), np.ones(len(y), bool))
+
+
+@pytest.fixture(scope="module")
+def detector() -> MTDetector:
+    doc = fit_detector(_synthetic_table(), k_pca=4, l2=1.0)
+    return MTDetector(json.dumps(doc).encode(), "synthetic.json")
+
+
+def test_logistic_fit_recovers_a_separating_direction():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 3))
+    y = (X[:, 0] - X[:, 2] + rng.normal(scale=0.5, size=400) > 0).astype(float)
+    coef, _ = logistic_fit(X, y, np.ones(400), l2=1e-3)
+    assert coef[0] > 1 and coef[2] < -1 and abs(coef[1]) < 0.5
+
+
+def test_sentence_probabilities_separate_the_classes(detector):
+    t = _synthetic_table(seed=7)
+    p = detector.probabilities(t.scalars, t.pooled)
+    assert p[t.y == 1].mean() > p[t.y == 0].mean() + 0.2
+    assert ((p >= 0) & (p <= 1)).all()
+
+
+def test_article_probability_never_falls_when_a_sentence_gets_more_suspicious(detector):
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        logits = rng.normal(0, 2, size=rng.integers(1, 30))
+        base = detector.article_probability(logits)
+        i = rng.integers(len(logits))
+        worse = logits.copy()
+        worse[i] += abs(rng.normal(0, 2)) + 1e-3
+        assert detector.article_probability(worse) >= base - 1e-12
+
+
+def test_evidence_accumulates_with_more_suspicious_sentences(detector):
+    agg = detector.agg
+    assert agg["b"] > 0 and 0 <= agg["g"] <= 1
+    one = detector.article_probability([2.0])
+    many = detector.article_probability([2.0] * 20)
+    if agg["g"] > 0.05:
+        assert many > one
+    else:
+        assert many == pytest.approx(one)
+
+
+def test_non_english_or_unscored_sentences_are_left_out(detector):
+    assert math.isnan(detector.article_probability([]))
+    assert math.isnan(detector.article_probability([float("nan")]))
+    assert detector.article_probability([1.0, float("nan")]) == pytest.approx(detector.article_probability([1.0]))
+
+
+def test_fit_aggregator_learns_that_longer_consistent_articles_are_surer():
+    rng = np.random.default_rng(0)
+    groups, ys = [], []
+    for n in (1, 3, 10, 30):
+        for _ in range(150):
+            y = rng.integers(2)
+            groups.append(rng.normal(0.8 if y else -0.8, 1.5, size=n))
+            ys.append(y)
+    agg = fit_aggregator(groups, np.array(ys, float))
+    assert agg["b"] > 0 and agg["g"] > 0.3
+
+
+def test_scalar_features_read_the_token_profile():
+    row = {"text": "The cat sat, on the mat 42.", "slor": 2.0, "surprisal_mean": 3.0, "flags": ["word_order", "lm_spike"],
+           "word_order_score": 6.0}
+    f = dict(zip(SCALAR_FEATURES, scalar_features(row, np.array([-0.1, -2.0, -9.0]), np.array([1.0, 2.0, 3.0]))))
+    assert f["share_predictable"] == pytest.approx(1 / 3) and f["share_surprising"] == pytest.approx(1 / 3)
+    assert f["n_artefacts"] == 1.0  # lm_spike is not an artefact flag
+    assert f["word_order_score"] == 6.0 and f["digit_share"] > 0
+
+
+def test_evidence_names_the_sentences_and_their_flags(detector):
+    t = _synthetic_table(n_docs=2, seed=5)
+    logits = detector.logits(t.scalars[:8], t.pooled[:8])
+    logits[2] = 5.0
+    flags = [[] for _ in range(8)]
+    flags[2] = ["fused_sentence"]
+    text = evidence(detector, list(range(8)), logits, flags, t.scalars[:8], t.pooled[:8])
+    assert "English sentences look machine-made" in text
+    assert "sentence 2 (p=0.99): flags fused_sentence" in text
