@@ -11,6 +11,7 @@ import sys
 from mtqa import __version__
 from mtqa.commands import COMMANDS, load
 from mtqa.errors import MtqaError
+from mtqa.text import printable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     except MtqaError as exc:
         if args.debug:
             raise
-        print(f"mtqa: error: {exc}", file=sys.stderr)
+        print(f"mtqa: error: {printable(exc)}", file=sys.stderr)  # paths/ids in it come from the user
         return exc.exit_code
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         try:
@@ -73,6 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen environment problem: still one line
         if args.debug:
             raise
-        print(f"mtqa: internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)",
+        print(f"mtqa: internal error: {type(exc).__name__}: {printable(exc)} (run again with --debug for the traceback)",
               file=sys.stderr)
         return 3

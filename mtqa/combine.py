@@ -27,8 +27,9 @@ from typing import Any, Protocol, Sequence
 
 from mtqa.train.model import FLAG_WEIGHTS
 
-# Flags that do not count as artefact evidence in the penalty (they are the combiner's own).
-_OWN_FLAGS = {"low_quality"}
+# Flags that do not count as artefact evidence in the penalty (the combiner's own, and
+# `truncated`, which says how much of the sentence was scored, not what is wrong with it).
+_OWN_FLAGS = {"low_quality", "truncated"}
 
 
 @dataclass(frozen=True)

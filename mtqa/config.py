@@ -109,6 +109,23 @@ def _set_path(data: dict, dotted: str, value: Any) -> None:
     node[last] = value
 
 
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """Where and what: ``at line 3, column 7: mapping values are not allowed here``.
+
+    PyYAML's own message spans several lines and starts with the context ("while parsing a
+    block mapping"); the line and column are what a user needs to find the mistake.
+    """
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is None:
+        return f": {problem}"
+    text = f" at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and context_mark is not None and context_mark.line != mark.line:
+        text += f" ({context} opened at line {context_mark.line + 1}, column {context_mark.column + 1})"
+    return text
+
+
 def load_config(path: str | None, overrides: dict[str, Any] | None = None) -> JobConfig:
     """Read a YAML job file (optional), apply CLI overrides (dotted keys), validate."""
     data: dict[str, Any] = {}
@@ -120,8 +137,10 @@ def load_config(path: str | None, overrides: dict[str, Any] | None = None) -> Jo
             raise ConfigError(f"{path}: config file not found")
         try:
             loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML{_yaml_where(exc)}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 (invalid byte at offset {exc.start}); save it as UTF-8") from exc
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mtqa.text import printable
+
 
 class MtqaError(Exception):
     """An error caused by the user's input or environment, reported as one line."""
@@ -13,7 +15,10 @@ class InputError(MtqaError):
     """A problem with one input (file or row): reported, skipped, the job goes on."""
 
     def __init__(self, where: str, message: str, *, warning: bool = False):
-        super().__init__(f"{where}: {message}")
+        # ``where`` names a file (and row) and ``message`` may quote an id: both come from
+        # the input, so the printed line is escaped (a "\r\n" in an id cannot forge a line).
+        # The attributes keep the raw values for run.json (JSON escapes them itself).
+        super().__init__(f"{printable(where)}: {printable(message)}")
         self.where = where
         self.message = message
         #: a warning is reported but does not fail the job (e.g. a cp1252 file decoded)

@@ -29,6 +29,8 @@ class Sentence:
     start: int
     end: int
     text: str
+    #: segmentation had to cut an overlong run without a sentence end here (see mtqa.segment)
+    cut: bool = False
 
 
 @dataclass

@@ -50,3 +50,36 @@ def test_shipped_example_configs_validate():
     for c in configs:
         # training configs (configs/train*.yaml) have their own schema; every other file is a job
         (load_train_config if c.name.startswith("train") else load_config)(str(c))
+
+
+# --- issue 10, item 12 -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, where", [
+    ("inputs: [a.txt\noutput: out\n", "line 2, column 7: expected ',' or ']', but got ':'"),  # unclosed [
+    ("inputs: [a.txt]\nmodel:\n  name: x\n   batch_size: 8\n", "line 4, column 14: mapping values are not allowed"),
+    ("output: out\nunit:\tarticle\n", "line 2, column 6: found character '\\t' that cannot start any token"),
+])
+def test_yaml_error_keeps_line_and_column(tmp_path, text, where):
+    f = tmp_path / "job.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(str(f))
+    assert f"{f}: not valid YAML at {where}" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_unclosed_bracket_names_where_it_opened(tmp_path):
+    f = tmp_path / "job.yaml"
+    f.write_text("output: out\ninputs: [a.txt,\n  b.txt\n")
+    with pytest.raises(ConfigError, match=r"at line 4, column 1: .*\(while parsing a flow sequence opened at line 2, column 9\)"):
+        load_config(str(f))
+
+
+def test_error_lines_from_the_cli_are_escaped(tmp_path, capsys):
+    from mtqa.cli import main
+
+    forged = tmp_path / "job\r\nmtqa: error: forged\x1b[2J.yaml"
+    assert main(["score", "-c", str(forged)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\r" not in err and "\x1b" not in err
+    assert err.startswith("mtqa: error: ") and "job\\r\\nmtqa: error: forged\\x1b[2J.yaml: config file not found" in err

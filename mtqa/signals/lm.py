@@ -13,6 +13,11 @@ All log-probabilities are natural logs (nats). Per sentence:
 Spans (label ``lm_spike``): words containing a token whose surprisal stands far above the
 sentence's own level (robust z-score: (s - median) / (1.4826 * MAD) > ``spike_z``) and above
 ``spike_min`` nats, at most three per sentence, offsets mapped back to the article text.
+
+Flag ``truncated``: the numbers describe only part of the sentence, because it is longer than
+the LM's ``max_tokens`` (only the first ``max_tokens`` tokens were scored) or because
+segmentation had to cut an overlong run with no sentence end (``Sentence.cut``). It changes
+no number (the combiners do not count it as an artefact); it says the scores are partial.
 """
 
 from __future__ import annotations
@@ -75,15 +80,16 @@ class LMSignal(Signal):
         Column("excess_surprisal", "float32", "surprisal_mean - entropy_mean (nats)"),
         Column("slor", "float32", "SLOR: (LM log-prob - unigram log-prob) / words"),
     )
-    labels = {"lm_spike": "a word the language model found far less expected than the rest of its sentence"}
+    labels = {
+        "lm_spike": "a word the language model found far less expected than the rest of its sentence",
+        "truncated": "only part of the sentence was scored: it is longer than the LM's max_tokens, or segmentation "
+                     "cut an overlong run without a sentence end",
+    }
 
-    def __init__(self, lm: CausalLM, *, spike_z: float = 3.5, spike_min: float = 7.0,
-                 batch_tokens: int = 4096, batch_size: int = 64):
+    def __init__(self, lm: CausalLM, *, spike_z: float = 3.5, spike_min: float = 7.0):
         self.lm = lm
         self.spike_z = spike_z
         self.spike_min = spike_min
-        self.batch_tokens = batch_tokens
-        self.batch_size = batch_size
 
     def settings(self) -> dict:
         return {"spike_z": self.spike_z, "spike_min": self.spike_min, "max_tokens": self.lm.max_tokens,
@@ -92,7 +98,7 @@ class LMSignal(Signal):
     def compute(self, articles: Sequence[Article]) -> SignalOutput:
         sentences = flatten(articles)
         texts_by_article = {a.article_id: a.text for a in articles}
-        scores = self.lm.score([s.text for s in sentences], batch_tokens=self.batch_tokens, batch_size=self.batch_size)
+        scores = self.lm.score([s.text for s in sentences])
         out = SignalOutput.empty(len(sentences))
         cols: dict[str, list] = {c.name: [] for c in self.columns}
         for k, (sent, ts) in enumerate(zip(sentences, scores)):
@@ -100,6 +106,8 @@ class LMSignal(Signal):
             for name, value in stats.items():
                 cols[name].append(value)
             out.spans[k] = self.spikes(texts_by_article[sent.article_id], sent.start, ts)
+            if ts.truncated or getattr(sent, "cut", False):
+                out.flags[k].append("truncated")
         out.columns = cols
         return out
 

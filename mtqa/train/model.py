@@ -30,7 +30,8 @@ FORMAT_VERSION = 1
 TARGET_FEATURES = ["log_tokens", "lm_logprob", "surprisal_mean", "surprisal_max", "surprisal_p90",
                    "entropy_mean", "excess_surprisal", "slor"]
 SOURCE_FEATURES = TARGET_FEATURES + ["src_pmi", "src_logprob", "src_len_ratio", "src_pmi_sum", "src_logprob_mean"]
-OWN_FLAGS = {"low_quality"}
+# flags that are not artefact evidence: the combiner's own, and `truncated` (a note on how much was scored)
+OWN_FLAGS = {"low_quality", "truncated"}
 
 
 def _num(v: Any) -> float:
