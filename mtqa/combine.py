@@ -27,6 +27,25 @@ from typing import Any, Protocol, Sequence
 
 from mtqa.train.model import FLAG_WEIGHTS
 
+# Flags that mark a *major* error in MQM's sense: the sentence is not usable as it stands.
+# Whatever the learned heads say, such a sentence ends below ``flag_quality`` (at most
+# MAJOR_SHARE of it), and a sentence that is not English at all (an untranslated segment,
+# MQM's worst category) at most NOT_ENGLISH_QUALITY: near 0, never "good English".
+MAJOR_FLAGS = frozenset({"word_order", "word_order_rule", "fused_sentence", "self_relation", "boilerplate",
+                         "not_english", "bare_verb_start", "name_mismatch", "foreign_script"})
+MAJOR_SHARE = 0.8
+NOT_ENGLISH_QUALITY = 0.02
+
+
+def gate(q: float, flags: Sequence[str], flag_quality: float) -> float:
+    """Cap ``q`` for major-error flags (see MAJOR_FLAGS); monotone: a flag never raises quality."""
+    if "not_english" in flags:
+        q = min(q, NOT_ENGLISH_QUALITY)
+    if MAJOR_FLAGS.intersection(flags):
+        q = min(q, MAJOR_SHARE * flag_quality)
+    return q
+
+
 # Flags that do not count as artefact evidence in the penalty (the combiner's own, and
 # `truncated`, which says how much of the sentence was scored, not what is wrong with it).
 _OWN_FLAGS = {"low_quality", "truncated"}
@@ -64,7 +83,7 @@ def _sigmoid(x: float) -> float:
 
 class HeuristicCombiner:
     name = "heuristic"
-    version = "1"
+    version = "2"  # 2: major-error flags cap quality below flag_quality
     labels = {"low_quality": "the sentence's quality score is below the job's flag_quality threshold"}
 
     def __init__(self, model_name: str, flag_quality: float = 0.5):
@@ -73,7 +92,8 @@ class HeuristicCombiner:
 
     def signature(self) -> str:
         settings = ",".join(f"{k}={v}" for k, v in asdict(self.params).items())
-        return f"{self.name}:{self.version}({settings},flag_quality={self.flag_quality})"
+        return (f"{self.name}:{self.version}({settings},flag_quality={self.flag_quality},"
+                f"major_cap={MAJOR_SHARE},not_english_cap={NOT_ENGLISH_QUALITY})")
 
     def combine(self, columns: dict[str, Sequence[Any]], flags: list[list[str]]) -> list[float]:
         p = self.params
@@ -86,7 +106,7 @@ class HeuristicCombiner:
                 logit = p.slor_scale * (slor - p.slor_mid) - p.excess_scale * max(0.0, excess - p.excess_mid)
                 base = _sigmoid(logit)
             n_flags = len(set(fl) - _OWN_FLAGS)
-            q = base * p.flag_penalty ** n_flags
+            q = gate(base * p.flag_penalty ** n_flags, fl, self.flag_quality)
             out.append(float(min(1.0, max(0.0, q))))
             if q < self.flag_quality and "low_quality" not in fl:
                 fl.append("low_quality")
@@ -113,7 +133,7 @@ def resource_path(model_name: str):
 
 class LearnedCombiner:
     name = "learned"
-    version = "1"
+    version = "2"  # 2: major-error flags cap quality below flag_quality
     labels = {"low_quality": "the sentence's quality score is below the job's flag_quality threshold"}
 
     def __init__(self, params_bytes: bytes, params_name: str, flag_quality: float = 0.5):
@@ -138,6 +158,7 @@ class LearnedCombiner:
         heads = "+".join(sorted(self.model.heads))
         return (f"{self.name}:{self.version}(params={self.params_name},sha256={self.sha256[:16]},"
                 f"heads={heads},flag_logit={self.model.flag_logit},flag_weights={FLAG_WEIGHTS},"
+                f"major_cap={MAJOR_SHARE},not_english_cap={NOT_ENGLISH_QUALITY},"
                 f"flag_quality={self.flag_quality})")
 
     def combine(self, columns: dict[str, Sequence[Any]], flags: list[list[str]]) -> list[float]:
@@ -145,7 +166,7 @@ class LearnedCombiner:
         out = []
         for i, fl in enumerate(flags):
             row = {k: columns[k][i] for k in names}
-            q = float(min(1.0, max(0.0, self.model.quality(row, fl))))
+            q = gate(float(min(1.0, max(0.0, self.model.quality(row, fl)))), fl, self.flag_quality)
             out.append(q)
             if q < self.flag_quality and "low_quality" not in fl:
                 fl.append("low_quality")

@@ -28,13 +28,13 @@ def learned(tmp_path):
 def test_learned_combiner_rows_flags_and_signature(learned, tmp_path):
     rows = synthetic_rows(50, 11)
     flags = [[] for _ in rows]
-    flags[0] = ["repeated_title"]
+    flags[0] = ["repeated_sentence"]
     q = learned.combine(columns_of(rows), flags)
     assert len(q) == 50 and all(0 <= x <= 1 for x in q)
     for x, fl in zip(q, flags):
         assert ("low_quality" in fl) == (x < 0.5)
     sig = learned.signature()
-    assert sig.startswith("learned:1(params=quality-test.json,sha256=") and "heads=source+target" in sig
+    assert sig.startswith("learned:2(params=quality-test.json,sha256=") and "heads=source+target" in sig
     # another parameter file, another signature
     path2 = tmp_path / "quality-other.json"
     write_params(fit_model(synthetic_rows(seed=3)), path2)
@@ -45,7 +45,7 @@ def test_flags_never_raise_quality(learned):
     rows = synthetic_rows(20, 5)
     cols = columns_of(rows)
     plain = learned.combine(cols, [[] for _ in rows])
-    flagged = learned.combine(cols, [["mixed_script"] for _ in rows])
+    flagged = learned.combine(cols, [["doubled_word"] for _ in rows])
     assert all(f < p for f, p in zip(flagged, plain))
 
 
@@ -70,3 +70,30 @@ def test_default_model_ships_learned_parameters():
     assert isinstance(c, LearnedCombiner)
     assert set(c.model.heads) == {"target", "source"}
     assert math.isfinite(c.model.heads["target"]["calibration"]["a"])
+
+
+# ---- flags that count (issue 13): every major-error flag puts the sentence below flag_quality
+import pytest as _pytest  # noqa: E402
+
+from mtqa.combine import MAJOR_FLAGS, NOT_ENGLISH_QUALITY, HeuristicCombiner as _H, LearnedCombiner as _L, resource_path as _res  # noqa: E402
+
+
+def _fluent_columns(n: int) -> dict:
+    # a sentence the heads find very fluent (high SLOR, low surprisal): quality near the top
+    return {"slor": [4.0] * n, "excess_surprisal": [0.5] * n, "lm_tokens": [20] * n, "lm_logprob": [-30.0] * n,
+            "surprisal_mean": [1.5] * n, "surprisal_max": [5.0] * n, "surprisal_p90": [3.0] * n,
+            "entropy_mean": [1.0] * n, "src_pmi": [float("nan")] * n, "src_logprob": [float("nan")] * n,
+            "src_len_ratio": [float("nan")] * n}
+
+
+@_pytest.mark.parametrize("flag", sorted(MAJOR_FLAGS))
+@_pytest.mark.parametrize("which", ["heuristic", "learned"])
+def test_a_major_flag_puts_the_sentence_below_flag_quality(flag, which):
+    comb = _H("gemma-3-270m", 0.5) if which == "heuristic" else _L.from_file(_res("gemma-3-270m"), 0.5)
+    clean = comb.combine(_fluent_columns(1), [[]])[0]
+    assert clean > 0.5, "the fixture must be a sentence the heads call good, or the test proves nothing"
+    flags = [[flag]]
+    q = comb.combine(_fluent_columns(1), flags)[0]
+    assert q < 0.5 and "low_quality" in flags[0]
+    if flag == "not_english":
+        assert q <= NOT_ENGLISH_QUALITY
