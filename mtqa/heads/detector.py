@@ -236,3 +236,52 @@ def evidence(det: MTDetector, sentence_ids: Sequence[int], logits: Sequence[floa
         p = 1 / (1 + math.exp(-lg[i]))
         parts.append(f"sentence {sentence_ids[i]} (p={p:.2f}): " + ("; ".join(why) if why else "overall profile"))
     return " | ".join(parts)
+
+
+def pooled_states(scores: Sequence[Any], hidden_size: int) -> np.ndarray:
+    """Mean of each sentence's last hidden states (zeros where none were kept or nothing was scored)."""
+    out = np.zeros((len(scores), hidden_size), dtype=np.float32)
+    for i, ts in enumerate(scores):
+        h = getattr(ts, "hidden", None)
+        if h is not None and len(h):
+            out[i] = np.asarray(h, dtype=np.float32).mean(0)
+    return out
+
+
+def apply(det: MTDetector, sentence_rows: list[dict], article_rows: list[dict], scores: Sequence[Any],
+          hidden_size: int) -> None:
+    """Add ``mt_probability`` to every sentence row and ``mt_probability``, ``mt_evidence``,
+    ``language`` to every article row (in place). ``scores[i]`` is the LM's TokenScores of
+    sentence row ``i`` (its token log-probs, entropies and kept hidden states).
+
+    A sentence flagged ``not_english``, or with no scored token, gets NaN: it is no evidence
+    about machine-translated *English*. An article whose English sentences are fewer than
+    ``min_english_share`` of its sentences gets ``language = "not-en"`` and NaN.
+    """
+    n = len(sentence_rows)
+    scalars = np.array([scalar_features(r, ts.logprobs, ts.entropies) for r, ts in zip(sentence_rows, scores)],
+                       dtype=np.float64).reshape(n, len(SCALAR_FEATURES))
+    pooled = pooled_states(scores, hidden_size) if det.uses_pooled else None
+    logits = det.logits(scalars, pooled) if n else np.zeros(0)
+    english = np.array([("not_english" not in r["flags"]) and len(ts.logprobs) > 0
+                        for r, ts in zip(sentence_rows, scores)], dtype=bool)
+    logits = np.where(english, logits, np.nan)
+    for r, lg in zip(sentence_rows, logits):
+        r["mt_probability"] = float(_sigmoid(lg)) if np.isfinite(lg) else math.nan
+    by_article: dict[str, list[int]] = {}
+    for i, r in enumerate(sentence_rows):
+        by_article.setdefault(r["article_id"], []).append(i)
+    for a in article_rows:
+        idx = by_article.get(a["article_id"], [])
+        share = float(english[idx].mean()) if idx else 0.0
+        a["language"] = "en" if idx and share >= det.min_english_share else ("not-en" if idx else "")
+        if a["language"] != "en":
+            a["mt_probability"] = math.nan
+            a["mt_evidence"] = (f"{int(round((1 - share) * len(idx)))} of {len(idx)} sentences are not English: "
+                                "not judged as machine-translated English") if idx else ""
+            continue
+        lg = logits[idx]
+        a["mt_probability"] = det.article_probability(lg)
+        a["mt_evidence"] = evidence(det, [sentence_rows[i]["sentence_id"] for i in idx], lg,
+                                    [sentence_rows[i]["flags"] for i in idx], scalars[idx],
+                                    pooled[idx] if pooled is not None else None)
