@@ -273,3 +273,39 @@ def bootstrap_ci(fn: Callable[[np.ndarray], float], clusters: np.ndarray, n: int
     if not vals:
         return math.nan, math.nan
     return float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
+
+
+def _rounded(x, digits: int = 6):
+    if isinstance(x, float):
+        return float(f"{x:.{digits}g}")
+    if isinstance(x, list):
+        return [_rounded(v, digits) for v in x]
+    if isinstance(x, dict):
+        return {k: _rounded(v, digits) for k, v in x.items()}
+    return x
+
+
+def train_detector(features: str, output: str, *, k_pca: int = 64, l2: float = 10.0, model: str = "gemma-3-270m",
+                   log: Callable[[str], None] = print) -> str:
+    """Fit the shipped detector on every labelled row of the feature cache except the seed
+    (kept as a test article) and write its parameter file; return the file's sha256.
+
+    Deterministic: the same cache gives a byte-identical file (sorted keys, rounded numbers).
+    """
+    from mtqa.train.extract import load_features
+    from mtqa.train.run import write_params
+
+    meta, arrays = load_features(features)
+    t = build_table(meta, arrays, keep=lambda r: r["set"] != "seed" and not r["set"].endswith("-dev")
+                    and r["set"] != "wmt22dev")
+    counts: dict = {}
+    for r in t.meta:
+        counts[(domain(r["set"]), r["machine"])] = counts.get((domain(r["set"]), r["machine"]), 0) + 1
+    log(f"detector: {len(t.y)} sentences; (domain, machine) counts {dict(sorted(counts.items()))}")
+    doc = fit_detector(t, k_pca=k_pca, l2=l2, log=log)
+    doc["model"] = model
+    doc["trained_on"] = {f"{d}/{'machine' if m else 'human'}": n for (d, m), n in sorted(counts.items())}
+    doc["settings"] = {"k_pca": k_pca, "l2": l2, "held_out_systems_in_benchmark": list(HELD_OUT_SYSTEMS)}
+    sha = write_params(_rounded(doc), output)
+    log(f"wrote {output} (sha256 {sha})")
+    return sha
