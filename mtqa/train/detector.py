@@ -180,6 +180,7 @@ def fit_aggregator(groups: list[np.ndarray], y: np.ndarray, w: np.ndarray | None
 
     def nll(p):
         a, logb, gr, c = p
+        logb, gr = float(np.clip(logb, -20, 5)), float(np.clip(gr, -30, 30))
         b, g = math.exp(logb), 1 / (1 + math.exp(-gr))
         z = a + b * n ** g * (m - c)
         # small priors keep the fit finite on separable folds: b near 1, a and c near 0
@@ -192,6 +193,7 @@ def fit_aggregator(groups: list[np.ndarray], y: np.ndarray, w: np.ndarray | None
         if best is None or r.fun < best.fun:
             best = r
     a, logb, gr, c = best.x
+    logb, gr = float(np.clip(logb, -20, 5)), float(np.clip(gr, -30, 30))
     return {"a": float(a), "b": float(math.exp(logb)), "g": float(1 / (1 + math.exp(-gr))), "c": float(c)}
 
 
