@@ -6,7 +6,8 @@ import argparse
 
 from mtqa.errors import MtqaError
 
-HELP = "write a self-contained HTML report (overview, article views, sentence table) for a scored folder"
+HELP = ("write a self-contained HTML report (articles ranked by MT probability, article views with the evidence, "
+        "sentence table) for a scored folder")
 
 
 def _count(text: str) -> int:
@@ -25,10 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", metavar="OUT", help="a folder written by `mtqa score`")
     parser.add_argument("-o", "--output", metavar="PATH", help="where to write the page (default: OUT/report.html)")
     parser.add_argument("--max-articles", type=_count, default=DEFAULT_MAX_ARTICLES, metavar="N",
-                        help=f"article views for the N lowest-quality articles (default: {DEFAULT_MAX_ARTICLES})")
+                        help=f"article views for the first N articles of the ranking: the most likely "
+                             f"machine-translated (the lowest-quality on outputs without mt_probability) "
+                             f"(default: {DEFAULT_MAX_ARTICLES})")
     parser.add_argument("--max-sentences", type=_count, default=DEFAULT_MAX_SENTENCES, metavar="M",
-                        help=f"the sentence table holds the M lowest-quality sentences (default: {DEFAULT_MAX_SENTENCES})")
-    parser.add_argument("--title", help="page title (default: 'Translation quality: <folder name>')")
+                        help=f"the sentence table holds the first M sentences of the ranking: the most likely "
+                             f"machine-translated (the lowest-quality on outputs without mt_probability) "
+                             f"(default: {DEFAULT_MAX_SENTENCES})")
+    parser.add_argument("--title", help="page title (default: 'Machine translation and quality: <folder name>', "
+                                        "'Translation quality: <folder name>' on outputs without mt_probability)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,9 +3,14 @@
     from mtqa.report import write_report
     write_report("out/")                      # -> out/report.html
 
-The page needs no network (styles and script are inline, charts are inline SVG) and limits
-itself on large jobs: article views for the worst ``max_articles`` articles, a sentence table
-of the worst ``max_sentences`` sentences, each stating what it left out.
+The page answers *does this article look machine-translated, how sure are we, and where does
+it show?*: articles ranked and coloured by ``mt_probability`` (quality shown next to it), each
+article view with its probability, language and ``mt_evidence``, sentences shaded by their
+``mt_probability``. Outputs without those columns (written before the detector) are ranked by
+quality, as before. The page needs no network (styles and script are inline, charts are
+inline SVG) and limits itself on large jobs: article views for the first ``max_articles``
+articles of the ranking, a sentence table of the first ``max_sentences`` sentences, each
+stating what it left out.
 """
 
 from __future__ import annotations

@@ -29,11 +29,18 @@ from jinja2.ext import Extension
 from markupsafe import Markup
 
 from mtqa.report.assets import css, js
-from mtqa.report.load import ArticleRow, ReportData, SentenceRow, SpanHit
+from mtqa.report.load import MT_THRESHOLD, ArticleRow, ReportData, SentenceRow, SpanHit
 
 #: quality bins for colours: upper bounds of bins 0..3, bin 4 is the rest
 BIN_EDGES = (0.2, 0.4, 0.6, 0.8)
 BIN_NAMES = ("very poor", "poor", "fair", "good", "very good")
+#: mt_probability bins (same edges; a scale of its own, blue = human-like to red = machine-like,
+#: so it is never read as quality)
+MT_BIN_NAMES = ("likely human", "probably human", "uncertain", "probably machine", "likely machine")
+#: ``mt_evidence`` names sentences by ``sentence_id`` ("sentence 3 (p=0.97): ..."; see
+#: mtqa.heads.detector.evidence); the article view links each to that sentence
+EVIDENCE_SENTENCE = re.compile(r"^sentence (\d+)(?= \(p=)")
+EVIDENCE_SENTENCE_BASE = 0
 #: longest sentence text the table shows (characters); longer ones end with an ellipsis
 TABLE_TEXT_CHARS = 400
 #: the most run.json config the page prints (characters)
@@ -47,6 +54,11 @@ def qbin(q: float) -> str:
         if q < edge:
             return str(i)
     return "4"
+
+
+def mbin(p: float) -> str:
+    """The colour bin of an mt_probability (``na`` when missing)."""
+    return qbin(p)
 
 
 def fq(q: float) -> str:
@@ -96,7 +108,8 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         extensions=[_Spaceless],
     )
-    env.filters.update(fq=fq, fpct=fpct, fnum=fnum, fsig=fsig, plural=plural, qbin=qbin, data_value=data_value)
+    env.filters.update(fq=fq, fpct=fpct, fnum=fnum, fsig=fsig, plural=plural, qbin=qbin, mbin=mbin,
+                       data_value=data_value)
     return env
 
 
@@ -152,8 +165,12 @@ def render_range(text: str, lo: int, hi: int, spans: list[SpanHit], labels: dict
 # --------------------------------------------------------------------------- pieces
 
 
-def histogram(counts: list[int], mean: float, what: str, height: int = 170) -> dict[str, Any]:
-    """Geometry of the quality histogram (an inline SVG), numbers formatted as they are drawn."""
+def histogram(counts: list[int], mean: float, what: str, height: int = 170, scale: str = "quality") -> dict[str, Any]:
+    """Geometry of a histogram over [0, 1] (an inline SVG), numbers formatted as they are drawn.
+
+    ``scale`` is ``quality`` (bars coloured ``b0``..``b4`` by the quality scale) or
+    ``mt_probability`` (``m0``..``m4``, the MT scale).
+    """
     width, left, right, top, bottom = 420, 34, 8, 16, 24
     plot_w, plot_h = width - left - right, height - top - bottom
     n = len(counts)
@@ -167,7 +184,8 @@ def histogram(counts: list[int], mean: float, what: str, height: int = 170) -> d
     for i, c in enumerate(counts):
         lo, hi = i / n, (i + 1) / n
         h = plot_h * c / peak
-        bars.append({"bin": qbin((lo + hi) / 2), "x": f"{left + i * step + 1:.1f}", "y": f"{top + plot_h - h:.1f}",
+        prefix = "m" if scale == "mt_probability" else "b"
+        bars.append({"cls": prefix + qbin((lo + hi) / 2), "x": f"{left + i * step + 1:.1f}", "y": f"{top + plot_h - h:.1f}",
                      "width": f"{step - 2:.1f}", "height": f"{h:.1f}", "title": f"{lo:.2f}–{hi:.2f}: {plural(c, what)}"})
     ticks = [{"x": f"{left + plot_w * t:.1f}", "label": f"{t:g}"} for t in (0, 0.2, 0.4, 0.6, 0.8, 1.0)]
     mean_line = None
@@ -179,15 +197,16 @@ def histogram(counts: list[int], mean: float, what: str, height: int = 170) -> d
     return {
         "width": width, "height": height, "left": left, "right_x": width - right, "top": top,
         "axis_y": top + plot_h, "tick_y": height - 8,
-        "aria": f"Histogram of {what} quality in {n} bins from 0 to 1; the fullest bin holds {peak:,}.",
+        "aria": f"Histogram of {what} {'MT probability' if scale == 'mt_probability' else 'quality'} in {n} bins "
+                f"from 0 to 1; the fullest bin holds {peak:,}.",
         "grid": grid, "bars": bars, "ticks": ticks, "mean": mean_line,
     }
 
 
-def legend() -> list[dict[str, str]]:
+def legend(names: tuple[str, ...] = BIN_NAMES) -> list[dict[str, str]]:
     bounds = (0.0, *BIN_EDGES, 1.0)
     items = []
-    for i, name in enumerate(BIN_NAMES):
+    for i, name in enumerate(names):
         rng = f"< {bounds[1]:g}" if i == 0 else (f"≥ {bounds[i]:g}" if i == 4 else f"{bounds[i]:g}–{bounds[i + 1]:g}")
         items.append({"bin": str(i), "name": name, "range": rng})
     return items
@@ -223,15 +242,48 @@ class Paragraph:
 
 
 @dataclass
+class EvidencePart:
+    """One `` | ``-separated part of ``mt_evidence``; a leading "sentence N" links to that sentence."""
+
+    text: str
+    link: str = ""  # the leading words that link ("sentence 3"), empty if none
+    href: str = ""  # the sentence's element id in the article view
+
+
+@dataclass
 class ArticleView:
-    rank: int
+    rank: int  # position on the page (anchors a1, a2, ... and previous/next links)
     anchor: str
     article: ArticleRow
     snippet: str
     bar_width: str  # of the quality bar in the ranking, percent
+    mt_bar_width: str = "0"  # of the MT probability bar, percent
+    #: place in the MT ranking (1 = most likely machine-translated); None outside it (not English,
+    #: no probability) or on an output without mt_probability
+    mt_rank: int | None = None
+    evidence: list[EvidencePart] = field(default_factory=list)
     paragraphs: list[Paragraph] = field(default_factory=list)
     sentences: list[SentenceView] = field(default_factory=list)
     truncated_at: int | None = None
+
+
+def _bar(x: float) -> str:
+    return f"{0 if math.isnan(x) else max(2.0, 100 * min(max(x, 0.0), 1.0)):.0f}"
+
+
+def evidence_parts(evidence: str, sentence_ids: dict[int, str]) -> list[EvidencePart]:
+    """``mt_evidence`` cut at " | "; "sentence N (p=...)" linked where sentence N is shown (``sentence_ids``)."""
+    out = []
+    for part in (p.strip() for p in evidence.split(" | ")):
+        if not part:
+            continue
+        m = EVIDENCE_SENTENCE.match(part)
+        href = sentence_ids.get(int(m.group(1)) - EVIDENCE_SENTENCE_BASE) if m else None
+        if m and href:
+            out.append(EvidencePart(part[m.end():], link=m.group(0), href=href))
+        else:
+            out.append(EvidencePart(part))
+    return out
 
 
 class _Page:
@@ -274,10 +326,10 @@ class _Page:
         return out
 
     def article(self, k: int, art: ArticleRow) -> ArticleView:
-        q = art.quality
         view = ArticleView(rank=k, anchor=self.anchor[art.article_id], article=art,
                            snippet=" ".join(art.text[:200].split())[:140],
-                           bar_width=f"{0 if math.isnan(q) else max(2.0, 100 * min(max(q, 0.0), 1.0)):.0f}")
+                           bar_width=_bar(art.quality), mt_bar_width=_bar(art.mt_probability),
+                           mt_rank=k if self.d.by_mt and not math.isnan(art.mt_probability) else None)
         labels = self.d.labels
         text = art.text
         placed = self._placed(art)
@@ -322,6 +374,8 @@ class _Page:
             view.sentences.append(sentence)
             prev_end, prev_par = end, s.paragraph_id
         close()
+        if art.mt_evidence:
+            view.evidence = evidence_parts(art.mt_evidence, {s.row.sentence_id: s.html_id for s in view.sentences})
         if placed and view.truncated_at is None:
             between(prev_end, len(text))
         if not placed:
@@ -331,11 +385,23 @@ class _Page:
 
     # -- the sentence table
     def columns(self) -> list[dict[str, str]]:
-        """Sortable columns: header, sort type, cell class, first sort direction."""
-        cols = [("Quality", "num", "num", "asc"), ("Sentence", "str", "", "asc"), ("Flags", "num", "", "desc"),
-                ("Article", "str", "", "asc"), ("#", "num", "num", "asc")]
-        cols += [(name.replace("_", " "), "num", "num sig", "asc") for name in self.d.signal_columns]
-        return [{"name": name, "type": typ, "cls": cls, "first": first} for name, typ, cls, first in cols]
+        """Sortable columns: header, sort type, cell class, first sort direction, role.
+
+        The table arrives sorted by its first column: MT probability, highest first, where the
+        sentences have one, else quality, lowest first. ``role`` tells the script which column
+        the range filters read (``q``: quality, ``mt``: MT probability, ``text``).
+        """
+        cols = [("Quality", "num", "num", "asc", "q"), ("Sentence", "str", "", "asc", "text"),
+                ("Flags", "num", "", "desc", ""), ("Article", "str", "", "asc", ""), ("#", "num", "num", "asc", "")]
+        if self.d.sentence_mt:
+            cols.insert(0, ("MT probability", "num", "num", "desc", "mt"))
+        cols += [(name.replace("_", " "), "num", "num sig", "asc", "") for name in self.d.signal_columns]
+        return [{"name": name, "type": typ, "cls": cls, "first": first, "role": role}
+                for name, typ, cls, first, role in cols]
+
+    def column_index(self, role: str) -> int:
+        """Index of the column with ``role`` (-1 when the table has none)."""
+        return next((i for i, c in enumerate(self.columns()) if c["role"] == role), -1)
 
     def table_rows(self) -> list[dict[str, Any]]:
         rows = []
@@ -349,6 +415,7 @@ class _Page:
                 "text": s.text if len(s.text) <= TABLE_TEXT_CHARS else s.text[:TABLE_TEXT_CHARS].rstrip() + "…",
                 "anchor": anchor if linked else None,
                 "signals": [s.signals.get(c, math.nan) for c in self.d.signal_columns],
+                "mt": s.mt_probability,
             })
         return rows
 
@@ -377,8 +444,19 @@ class _Page:
                 config = config[:CONFIG_CHARS] + "\n… (cut)"
         return {"fields": fields, "inputs": names, "more_inputs": more, "tables": tables, "config": config}
 
+    def ranking(self, views: list[ArticleView]) -> tuple[list[ArticleView], list[ArticleView]]:
+        """The shown articles in the MT ranking, and those kept out of it (not English, no probability).
+
+        On an output without mt_probability every article is in the (quality) ranking.
+        """
+        if not self.d.by_mt:
+            return views, []
+        return [v for v in views if v.mt_rank is not None], [v for v in views if v.mt_rank is None]
+
     def render(self) -> str:
         d = self.d
+        articles = [self.article(k, a) for k, a in enumerate(d.articles, start=1)]
+        ranked, unranked = self.ranking(articles)
         return environment().get_template("report.html.j2").render(
             d=d,
             title=self.title,
@@ -386,19 +464,30 @@ class _Page:
             css=Markup(css()),
             js=Markup(js()),
             legend=legend(),
+            mt_legend=legend(MT_BIN_NAMES) if d.by_mt or d.sentence_mt else [],
+            mt_threshold=MT_THRESHOLD,
+            article_order="most likely machine-translated" if d.by_mt else "with lowest quality",
+            sentence_order="most likely machine-translated" if d.sentence_mt else "with lowest quality",
             chips=self.chips(),
             flagged_share=d.n_flagged / d.n_sentences if d.n_sentences else math.nan,
-            hist=histogram(d.histogram, d.mean_quality, "sentence"),
+            hist=histogram(d.histogram, d.mean_quality, "sentence", height=96 if d.by_mt else 170),
             article_hist=histogram(d.article_histogram, d.mean_article_quality, "article", height=96),
+            mt_hist=histogram(d.mt_histogram, d.mean_article_mt, "article", scale="mt_probability") if d.by_mt else None,
             anchors=self.anchor,
-            articles=[self.article(k, a) for k, a in enumerate(d.articles, start=1)],
+            articles=articles,
+            ranked=ranked,
+            unranked=unranked,
             max_article_chars=self.max_article_chars,
             columns=self.columns(),
+            q_col=self.column_index("q"),
+            mt_col=self.column_index("mt"),
+            text_col=self.column_index("text"),
             table_rows=self.table_rows(),
             run=self.run_items(),
         )
 
 
 def build_html(data: ReportData, title: str | None = None, max_article_chars: int = 60_000) -> str:
-    title = title or f"Translation quality: {data.out_dir.resolve().name}"
+    what = "Machine translation and quality" if data.by_mt else "Translation quality"
+    title = title or f"{what}: {data.out_dir.resolve().name}"
     return _Page(data, title, max_article_chars).render()

@@ -1,10 +1,17 @@
 """Read a scored output folder into what the report shows, and no more.
 
-Only a few columns of the whole job are read in full (``quality`` and ``flags`` of every
-sentence, the small per-article columns); everything else is read for the rows the page
-shows: the worst ``max_articles`` articles (text, sentences, spans) and the worst
-``max_sentences`` sentences. The datasets are memory-mapped Arrow tables, so a column read
-touches only that column.
+Only a few columns of the whole job are read in full (``quality``, ``mt_probability`` and
+``flags`` of every sentence, the small per-article columns); everything else is read for the
+rows the page shows: the first ``max_articles`` articles of the ranking (text, sentences,
+spans) and the first ``max_sentences`` sentences. The datasets are memory-mapped Arrow
+tables, so a column read touches only that column.
+
+The ranking answers *does this look machine-translated?*: articles and sentences by
+``mt_probability``, highest first. Those without one (an article that is not English, a
+sentence flagged ``not_english``) come after every ranked one: non-English text is not
+machine-translated English, so it is kept out of the MT ranking, not ranked at 0. Outputs
+written before the detector (no ``mt_probability`` column) are ranked by quality, worst
+first, as before.
 """
 
 from __future__ import annotations
@@ -21,7 +28,12 @@ from mtqa.errors import MtqaError
 
 #: sentence columns that are not "signals" (the numeric columns shown in the table; string
 #: columns such as the suggestion are never shown there)
-_STRUCTURAL = {"article_id", "sentence_id", "paragraph_id", "start", "end", "text", "quality", "flags", "spans"}
+_STRUCTURAL = {"article_id", "sentence_id", "paragraph_id", "start", "end", "text", "quality", "flags", "spans",
+               "mt_probability"}
+#: the detector's columns (issue 12): sentence and article probability that the text is machine-made
+MT_COLUMN = "mt_probability"
+#: articles.language for an article mostly not in English (no mt_probability)
+NOT_ENGLISH = "not-en"
 #: the string column holding a better-ordered rewrite of a flagged sentence (the word-order
 #: signal's); the article view lists these under "Suggested word order"
 SUGGESTION_COLUMN = "word_order_suggestion"
@@ -52,6 +64,7 @@ class SentenceRow:
     spans: list[SpanHit] = field(default_factory=list)
     suggestion: str | None = None
     signals: dict[str, float] = field(default_factory=dict)
+    mt_probability: float = math.nan  # nan: not English, nothing scored, or an output without the column
 
 
 @dataclass
@@ -64,6 +77,13 @@ class ArticleRow:
     worst_sentence_id: int | None
     text: str = ""
     sentences: list[SentenceRow] = field(default_factory=list)
+    mt_probability: float = math.nan  # nan: not English, no sentence, or an output without the column
+    mt_evidence: str = ""
+    language: str = ""  # "en", "not-en", "" (no sentence, or an output without the column)
+
+    @property
+    def not_english(self) -> bool:
+        return self.language == NOT_ENGLISH
 
 
 @dataclass
@@ -73,9 +93,9 @@ class ReportData:
     labels: dict[str, str]
     n_articles: int
     n_sentences: int
-    #: the worst ``max_articles`` articles, worst first, with text and sentences
+    #: the first ``max_articles`` articles of the ranking (see ``by_mt``), with text and sentences
     articles: list[ArticleRow]
-    #: the worst ``max_sentences`` sentences, worst first
+    #: the first ``max_sentences`` sentences of the ranking
     table: list[SentenceRow]
     signal_columns: list[str]
     histogram: list[int]
@@ -85,6 +105,15 @@ class ReportData:
     flag_counts: dict[str, int]  # label -> sentences carrying it, most frequent first
     article_histogram: list[int]  # article quality, HISTOGRAM_BINS bins over [0, 1]
     mean_article_quality: float
+    #: ranked by mt_probability (the output has the column), else by quality (older outputs)
+    by_mt: bool = False
+    #: the sentences have mt_probability (the table shows it, the article views can shade by it)
+    sentence_mt: bool = False
+    mt_histogram: list[int] = field(default_factory=list)  # article mt_probability, English articles only
+    mean_article_mt: float = math.nan
+    n_mt_articles: int = 0  # articles with an mt_probability
+    n_likely_mt: int = 0  # ... above MT_THRESHOLD
+    n_not_english: int = 0  # articles with language "not-en"
 
 
 def _f(value: Any) -> float:
@@ -95,10 +124,21 @@ def _f(value: Any) -> float:
     return x
 
 
+#: an article or sentence "looks machine-made" above this probability
+MT_THRESHOLD = 0.5
+
+
 def _order_worst_first(quality: np.ndarray) -> np.ndarray:
     """Indices sorted by quality ascending, missing values last, ties in input order."""
     key = np.where(np.isnan(quality), np.inf, quality)
     return np.argsort(key, kind="stable")
+
+
+def _order_most_mt_first(mt: np.ndarray, quality: np.ndarray) -> np.ndarray:
+    """Indices by mt_probability descending, then quality ascending; missing values last in both."""
+    key1 = np.where(np.isnan(mt), np.inf, -mt)
+    key2 = np.where(np.isnan(quality), np.inf, quality)
+    return np.lexsort((np.arange(len(mt)), key2, key1))
 
 
 def _load_dataset(path: Path, what: str):
@@ -133,10 +173,10 @@ def _numeric_signal_columns(ds) -> list[str]:
     return out[:MAX_SIGNAL_COLUMNS]
 
 
-def _quality_array(table) -> np.ndarray:
+def _quality_array(table, name: str = "quality") -> np.ndarray:
     import pyarrow.compute as pc
 
-    col = table.column("quality")
+    col = table.column(name)
     col = pc.cast(col, "float64")
     return np.asarray(pc.fill_null(col, math.nan).to_numpy(zero_copy_only=False), dtype=float)
 
@@ -183,17 +223,25 @@ def load(out_dir: str | Path, max_articles: int = 50, max_sentences: int = 2000)
     labels = {str(k): str(v) for k, v in labels.items()}
 
     # --- articles: the small columns of all, the text of the worst few
-    small = [c for c in ("article_id", "origin", "n_sentences", "quality", "flagged_share", "worst_sentence_id")
-             if c in articles.column_names]
+    by_mt = MT_COLUMN in articles.column_names
+    small = [c for c in ("article_id", "origin", "n_sentences", "quality", "flagged_share", "worst_sentence_id",
+                         MT_COLUMN, "language") if c in articles.column_names]
     a_table = articles.select_columns(small).with_format("arrow")[:]
     a_quality = _quality_array(a_table)
     a_scored = a_quality[~np.isnan(a_quality)]
     a_hist, _ = np.histogram(np.clip(a_scored, 0.0, 1.0), bins=HISTOGRAM_BINS, range=(0.0, 1.0))
-    a_order = _order_worst_first(a_quality)[: max(0, max_articles)]
+    a_mt = _quality_array(a_table, MT_COLUMN) if by_mt else np.full(len(a_quality), np.nan)
+    a_mt_scored = a_mt[~np.isnan(a_mt)]
+    mt_hist, _ = np.histogram(np.clip(a_mt_scored, 0.0, 1.0), bins=HISTOGRAM_BINS, range=(0.0, 1.0))
+    n_not_english = 0
+    if "language" in a_table.column_names:
+        n_not_english = int(pc.sum(pc.equal(pc.cast(a_table.column("language"), "string"), NOT_ENGLISH)).as_py() or 0)
+    a_order = (_order_most_mt_first(a_mt, a_quality) if by_mt else _order_worst_first(a_quality))[: max(0, max_articles)]
     a_rows = a_table.take(a_order).to_pylist() if len(a_order) else []
-    texts = (articles.select_columns(["text"]).with_format("arrow")[sorted(a_order.tolist())].column("text").to_pylist()
-             if len(a_order) and "text" in articles.column_names else [])
-    text_by_index = dict(zip(sorted(a_order.tolist()), texts))
+    extra = [c for c in ("text", "mt_evidence") if c in articles.column_names]
+    fetched = (articles.select_columns(extra).with_format("arrow")[sorted(a_order.tolist())].to_pylist()
+               if len(a_order) and extra else [])
+    text_by_index = dict(zip(sorted(a_order.tolist()), fetched))
     shown: list[ArticleRow] = []
     for idx, row in zip(a_order.tolist(), a_rows):
         worst = row.get("worst_sentence_id")
@@ -204,12 +252,18 @@ def load(out_dir: str | Path, max_articles: int = 50, max_sentences: int = 2000)
             quality=_f(row.get("quality")),
             flagged_share=_f(row.get("flagged_share")),
             worst_sentence_id=None if worst is None else int(worst),
-            text=str(text_by_index.get(idx) or ""),
+            text=str(text_by_index.get(idx, {}).get("text") or ""),
+            mt_probability=_f(row.get(MT_COLUMN)),
+            mt_evidence=str(text_by_index.get(idx, {}).get("mt_evidence") or ""),
+            language=str(row.get("language") or ""),
         ))
 
-    # --- sentences: quality and flags of all
-    s_cols = sentences.select_columns(["article_id", "quality", "flags"]).with_format("arrow")[:]
+    # --- sentences: quality, mt_probability and flags of all
+    sentence_mt = MT_COLUMN in sentences.column_names
+    s_cols = sentences.select_columns(["article_id", "quality", "flags", *([MT_COLUMN] if sentence_mt else [])]
+                                      ).with_format("arrow")[:]
     s_quality = _quality_array(s_cols)
+    s_mt = _quality_array(s_cols, MT_COLUMN) if sentence_mt else np.full(len(s_quality), np.nan)
     scored = s_quality[~np.isnan(s_quality)]
     hist, _ = np.histogram(np.clip(scored, 0.0, 1.0), bins=HISTOGRAM_BINS, range=(0.0, 1.0))
     flags = s_cols.column("flags")
@@ -250,11 +304,14 @@ def load(out_dir: str | Path, max_articles: int = 50, max_sentences: int = 2000)
             spans=_spans(r.get("spans")),
             suggestion=(str(r[SUGGESTION_COLUMN]) if r.get(SUGGESTION_COLUMN) else None),
             signals={c: _f(r.get(c)) for c in signal_columns},
+            mt_probability=_f(r.get(MT_COLUMN)),
         )
 
-    # --- the sentence table: worst M sentences
-    t_order = _order_worst_first(s_quality)[: max(0, max_sentences)].tolist()
-    t_rows = rows_at(sorted(t_order), ["article_id", "sentence_id", "quality", "flags", "text", *signal_columns])
+    # --- the sentence table: the first M sentences of the ranking
+    t_order = (_order_most_mt_first(s_mt, s_quality) if sentence_mt else _order_worst_first(s_quality))
+    t_order = t_order[: max(0, max_sentences)].tolist()
+    t_rows = rows_at(sorted(t_order), ["article_id", "sentence_id", "quality", "flags", "text", MT_COLUMN,
+                                       *signal_columns])
     by_index = dict(zip(sorted(t_order), t_rows))
     table = [make_row(by_index[i]) for i in t_order]
 
@@ -265,7 +322,7 @@ def load(out_dir: str | Path, max_articles: int = 50, max_sentences: int = 2000)
         ids = pa.array([a.article_id for a in shown], type=pa.string())
         mask = pc.is_in(pc.cast(s_cols.column("article_id"), pa.string()), value_set=ids)
         idx = np.flatnonzero(np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False))).tolist()
-        cols = ["article_id", "sentence_id", "paragraph_id", "start", "end", "quality", "flags", "text"]
+        cols = ["article_id", "sentence_id", "paragraph_id", "start", "end", "quality", "flags", "text", MT_COLUMN]
         if has_spans:
             cols.append("spans")
         if has_sugg:
@@ -295,4 +352,11 @@ def load(out_dir: str | Path, max_articles: int = 50, max_sentences: int = 2000)
         flag_counts=flag_counts,
         article_histogram=[int(x) for x in a_hist],
         mean_article_quality=float(a_scored.mean()) if a_scored.size else math.nan,
+        by_mt=by_mt,
+        sentence_mt=sentence_mt,
+        mt_histogram=[int(x) for x in mt_hist],
+        mean_article_mt=float(a_mt_scored.mean()) if a_mt_scored.size else math.nan,
+        n_mt_articles=int(a_mt_scored.size),
+        n_likely_mt=int((a_mt_scored > MT_THRESHOLD).sum()),
+        n_not_english=n_not_english,
     )

@@ -80,26 +80,33 @@ def test_highlights_have_labels_and_explain_on_focus(report_page):
     assert XSS_NOTE in hostile
 
 
+def column(b: Browser, i: int) -> list[str]:
+    return js(b, f"return Array.from(document.querySelectorAll('#stable tbody tr'), "
+                 f"r => r.cells[{i}].getAttribute('data-v') ?? r.cells[{i}].textContent);")
+
+
 def test_sorting_by_click_and_keyboard(report_page):
     b = report_page
-
-    def column(i):
-        return js(b, f"return Array.from(document.querySelectorAll('#stable tbody tr'), "
-                     f"r => r.cells[{i}].getAttribute('data-v') ?? r.cells[{i}].textContent);")
-
-    q = [float(x) for x in column(0)]
-    assert q == sorted(q)  # worst first on arrival
-    js(b, "document.querySelector('#stable thead button[data-col=\"0\"]').click();")
-    q = [float(x) for x in column(0)]
-    assert q == sorted(q, reverse=True)
+    # columns: MT probability, Quality, Sentence, Flags, Article, #, signals
+    mt = column(b, 0)
+    scored = [float(x) for x in mt if x]
+    assert scored == sorted(scored, reverse=True) and mt[len(scored):] == [""] * (len(mt) - len(scored))
     assert b.eval("document.querySelector('#stable thead th').getAttribute('aria-sort')") == "descending"
+    js(b, "document.querySelector('#stable thead button[data-col=\"0\"]').click();")
+    mt = column(b, 0)
+    scored = [float(x) for x in mt if x]
+    assert scored == sorted(scored) and mt[len(scored):] == [""] * (len(mt) - len(scored))  # missing stay last
+    assert b.eval("document.querySelector('#stable thead th').getAttribute('aria-sort')") == "ascending"
+    js(b, "document.querySelector('#stable thead button[data-col=\"1\"]').click();")
+    q = [float(x) for x in column(b, 1)]
+    assert q == sorted(q)  # quality sorts lowest first on the first click
 
     # keyboard: focus the Article header button, press Enter
-    js(b, "document.querySelector('#stable thead button[data-col=\"3\"]').focus();")
+    js(b, "document.querySelector('#stable thead button[data-col=\"4\"]').focus();")
     b.press("Enter", "Enter", 13)
-    arts = [x.lower() for x in column(3)]
+    arts = [x.lower() for x in column(b, 4)]
     assert arts == sorted(arts)
-    assert b.eval("document.querySelectorAll('#stable thead th')[3].getAttribute('aria-sort')") == "ascending"
+    assert b.eval("document.querySelectorAll('#stable thead th')[4].getAttribute('aria-sort')") == "ascending"
     assert "Sorted by" in b.eval("document.getElementById('sort-status').textContent")
 
 
@@ -111,14 +118,14 @@ def test_filters(report_page):
         var s = document.getElementById('f-flag'); s.value = {json.dumps(token)};
         s.dispatchEvent(new Event('change', {{bubbles: true}}));
         return Array.from(document.querySelectorAll('#stable tbody tr')).filter(r => !r.hidden)
-            .map(r => r.cells[2].textContent);""")
+            .map(r => r.cells[3].textContent);""")
     assert shown and all("repetition" in s for s in shown)
     shown = js(b, """
         var s = document.getElementById('f-flag'); s.value = '';
         var lo = document.getElementById('f-min'); lo.value = '0.5';
         lo.dispatchEvent(new Event('input', {bubbles: true}));
         return Array.from(document.querySelectorAll('#stable tbody tr')).filter(r => !r.hidden)
-            .map(r => parseFloat(r.cells[0].dataset.v));""")
+            .map(r => parseFloat(r.cells[1].dataset.v));""")
     assert shown and min(shown) >= 0.5 and len(shown) < total
     assert b.eval("document.getElementById('f-count').textContent").endswith(f"of {total} rows shown")
     # clicking a flag in the overview filters the table by it
@@ -126,6 +133,43 @@ def test_filters(report_page):
           "document.querySelector('.flags a[data-flag]').click();")
     shown = js(b, "return Array.from(document.querySelectorAll('#stable tbody tr')).filter(r => !r.hidden).length;")
     assert 0 < shown < total
+    # MT probability from 0.8: only sentences that look machine-made, none without a probability
+    shown = js(b, """
+        document.getElementById('f-flag').value = '';
+        var m = document.getElementById('f-mt'); m.value = '0.8';
+        m.dispatchEvent(new Event('input', {bubbles: true}));
+        return Array.from(document.querySelectorAll('#stable tbody tr')).filter(r => !r.hidden)
+            .map(r => r.cells[0].dataset.v);""")
+    assert shown and all(x and float(x) >= 0.8 for x in shown) and len(shown) < total
+
+
+def test_shading_switch(report_page):
+    b = report_page
+    probe = """
+        var s = document.querySelector('span.s.m4.q1, span.s.m4.q0');
+        return [document.body.className, getComputedStyle(s).backgroundColor,
+                getComputedStyle(document.querySelector('.strip a.g4')).backgroundColor];"""
+    cls, by_mt, strip_mt = js(b, probe)
+    assert cls == "shade-mt"
+    js(b, "var r = document.querySelector('input[name=shade][value=q]'); r.click();")
+    cls, by_q, strip_q = js(b, probe)
+    assert cls == "shade-q" and by_q != by_mt and strip_q != strip_mt
+    assert b.eval("document.getElementById('shade-name').textContent") == "quality"
+
+
+def test_output_without_mt_columns(browser, old_job, tmp_path):
+    page = write_report(old_job, tmp_path / "old.html")
+    browser.open(page.resolve().as_uri(), width=1280, height=900)
+    b = browser
+    q = [float(x) for x in column(b, 0)]
+    assert q == sorted(q)  # worst first on arrival
+    assert b.eval("document.getElementById('f-mt') === null && document.getElementById('shade') === null")
+    shown = js(b, """
+        var lo = document.getElementById('f-min'); lo.value = '0.5';
+        lo.dispatchEvent(new Event('input', {bubbles: true}));
+        return Array.from(document.querySelectorAll('#stable tbody tr')).filter(r => !r.hidden)
+            .map(r => parseFloat(r.cells[0].dataset.v));""")
+    assert shown and min(shown) >= 0.5
 
 
 def test_links_between_overview_and_articles(report_page):

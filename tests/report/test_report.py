@@ -1,9 +1,11 @@
-"""The HTML report without a browser: self-contained, escaped, limited, highlights in place."""
+"""The HTML report without a browser: self-contained, escaped, limited, highlights in place,
+ranked by MT probability (and by quality on outputs written before the detector)."""
 
 from __future__ import annotations
 
 import html
 import json
+import math
 import re
 import time
 from html.parser import HTMLParser
@@ -17,7 +19,8 @@ from mtqa.report import render_report, write_report
 from mtqa.report.html import render_range
 from mtqa.report.load import SpanHit
 
-from .conftest import LABELS, XSS_ID, XSS_IMG, XSS_NOTE, XSS_SCRIPT, build_job, sample_articles, sentence
+from .conftest import (LABELS, XSS_EVIDENCE, XSS_ID, XSS_IMG, XSS_NOTE, XSS_SCRIPT, build_job, sample_articles,
+                       sentence)
 
 
 class Collector(HTMLParser):
@@ -49,6 +52,34 @@ def parse(page: str) -> Collector:
     c = Collector()
     c.feed(page)
     return c
+
+
+def anchor_of(page: str, article_id: str) -> str:
+    """The element id of ``article_id``'s article view."""
+    for anchor, shown in re.findall(r'<h3 id="(a\d+)-h">([^<]*)</h3>', page):
+        if html.unescape(shown) == article_id:
+            return anchor
+    raise AssertionError(f"no article view for {article_id}")
+
+
+def ranking_ids(page: str) -> list[str]:
+    """Article ids in the overview's ranking table, top to bottom."""
+    i = page.index('id="ranking"')
+    block = page[i: page.index("</table>", i)]
+    return [html.unescape(x) for x in re.findall(r'<td class="title"><a href="#a\d+">([^<]*)</a>', block)]
+
+
+def table_column(page: str, col: int) -> list[str]:
+    """The data-v (or text) of column ``col`` of each row of the sentence table."""
+    body = page[page.index('<table id="stable"'):]
+    body = body[: body.index("</table>")]
+    out = []
+    for row in re.findall(r'<tr data-i="\d+"[^>]*>(.*?)</tr>', body, flags=re.S):
+        cells = re.findall(r"<td([^>]*)>(.*?)</td>", row, flags=re.S)
+        attrs, inner = cells[col]
+        m = re.search(r'data-v="([^"]*)"', attrs)
+        out.append(m.group(1) if m else html.unescape(re.sub(r"<[^>]+>", "", inner)))
+    return out
 
 
 def article_paragraphs(page: str, anchor: str) -> list[str]:
@@ -114,15 +145,15 @@ def test_overview_lists_flags_histogram_and_ranking(page):
     for label, explanation in LABELS.items():
         assert f">{label}</a>" in page
         assert explanation in texts  # one text node (the apostrophe in one label escaped as an entity)
-    assert "All 12 articles, worst first." in page
-    # ranking is worst first
+    assert "All 13 articles, most likely machine-translated first." in page
+    # the ranking lists the article views in page order
     ranked = re.findall(r'<td class="title"><a href="#(a\d+)">', page)
-    assert ranked == [f"a{k}" for k in range(1, 13)]
+    assert ranked == [f"a{k}" for k in range(1, 14)]
     assert "Showing" not in page  # nothing left out
 
 
 def test_article_text_as_written(page):
-    paras = article_paragraphs(page, "a2")  # de-news-0142, second worst
+    paras = article_paragraphs(page, anchor_of(page, "de-news-0142"))
     assert paras == [
         "The government has yesterday the new law about the energy presented. It should the costs for households lower.",
         "Critics say that the plan is too expensive and too expensive. The minister Müller rejected this. "
@@ -157,6 +188,7 @@ def test_text_between_sentences_is_kept(tmp_path):
     datasets.Dataset.from_list(arts).save_to_disk(str(out / "articles"))
     page = render_report(out)
     assert article_paragraphs(page, "a1") == ["TITLE <b>", "First sentence here. (aside) Second one."]
+    assert 'class="s q1 m3"' in page  # shaded by both scales; the stylesheet shows the chosen one
 
 
 def test_render_range_splits_overlaps():
@@ -203,14 +235,15 @@ def test_limit_options(big_job, tmp_path):
     assert len(re.findall(r'<tr data-i="', page)) == 10
 
 
-def test_missing_values_and_no_run_json(tmp_path):
+@pytest.mark.parametrize("mt", [True, False], ids=["with-mt", "without-mt"])
+def test_missing_values_and_no_run_json(tmp_path, mt):
     arts = sample_articles(hostile=False)[:2]
-    arts[0]["paragraphs"][0][0]["quality"] = None
-    build_job(tmp_path, arts)
+    arts[0]["paragraphs"][0][0]["quality"] = None  # and no mt_probability either (default_mt: NaN)
+    build_job(tmp_path, arts, mt=mt)
     (tmp_path / "run.json").unlink()
     page = render_report(tmp_path)
     assert "No run.json in this folder." in page
-    assert 'class="s qna"' in page
+    assert ('class="s qna mna"' if mt else 'class="s qna"') in page
 
 
 def test_cli(sample_job, tmp_path, capsys):
@@ -290,3 +323,165 @@ def test_templates_and_static_files_ship_with_the_package():
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
     globs = pyproject["tool"]["setuptools"]["package-data"]["mtqa"]
     assert "report/templates/*" in globs and "report/static/*" in globs
+
+
+# --------------------------------------------------------------------------- MT probability (issue 12)
+
+
+def _mt_of(job: Path) -> tuple[dict[str, float], dict[str, str]]:
+    """article id -> mt_probability and -> language, as written in the job."""
+    import datasets
+
+    rows = datasets.load_from_disk(str(job / "articles")).select_columns(
+        ["article_id", "mt_probability", "language"]).to_list()
+    return {r["article_id"]: r["mt_probability"] for r in rows}, {r["article_id"]: r["language"] for r in rows}
+
+
+def test_ranking_by_mt_probability_non_english_last(page, sample_job):
+    mt, language = _mt_of(sample_job)
+    ids = ranking_ids(page)
+    english = [a for a in ids if not math.isnan(mt[a])]
+    assert ids[: len(english)] == sorted(english, key=lambda a: -mt[a])  # highest first
+    assert ids[len(english):] == ["de-raw-0003"] and language["de-raw-0003"] == "not-en"
+    # quality is a different order, so the test above tells the two apart
+    assert ids != [a for a in sorted(mt, key=lambda a: _quality(sample_job)[a])]
+    i = page.index('id="ranking"')
+    block = page[i: page.index("</table>", i)]
+    assert "Not in the MT ranking" in block
+    row = block[block.index('<tr class="unranked">'):]
+    assert row.startswith('<tr class="unranked"><td class="num">–</td>') and "not English" in row
+    # ranked rows carry their place and the probability with its colour bin
+    top = ids[0]
+    assert f'<td class="num">1</td><td class="title"><a href="#{anchor_of(page, top)}">' in block
+    assert f'<span class="num">{mt[top]:.2f}</span>' in block
+
+
+def _quality(job: Path) -> dict[str, float]:
+    import datasets
+
+    rows = datasets.load_from_disk(str(job / "articles")).select_columns(["article_id", "quality"]).to_list()
+    return {r["article_id"]: r["quality"] for r in rows}
+
+
+def test_article_view_shows_probability_language_and_linked_evidence(page, sample_job):
+    mt, _ = _mt_of(sample_job)
+    anchor = anchor_of(page, "de-news-0142")
+    view = page[page.index(f'<article class="art" id="{anchor}"'):]
+    view = view[: view.index("</article>")]
+    p = mt["de-news-0142"]
+    assert f'<div class="badge m{4 if p >= 0.8 else 3}"><b>{p:.2f}</b><small>MT probability</small></div>' in view
+    assert "· English ·" in view
+    evidence = view[view.index('<div class="evidence"'):]
+    evidence = evidence[: evidence.index("</div>")]
+    items = [html.unescape(re.sub(r"<[^>]+>", "", li)) for li in re.findall(r"<li>(.*?)</li>", evidence)]
+    assert items[0] == "3 of 6 English sentences look machine-made (p > 0.5)"  # the German sentence has no probability
+    # "sentence N" (a sentence_id) links to that sentence of the view
+    links = re.findall(r'<a href="#(a\d+-s(\d+))">sentence (\d+)</a>', evidence)
+    assert links and all(sid == shown for _, sid, shown in links)
+    assert all(f'id="{target}"' in view for target, _, _ in links)
+    # sentences carry their probability and its colour class
+    spans = re.findall(r'<span class="s q(\w+) m(\w+)" id="[^"]+" data-q="[^"]*" data-mt="([^"]*)"', view)
+    assert len(spans) == 7
+    for _, mbin, value in spans:
+        assert mbin == ("na" if value == "–" else str(min(4, int(float(value) / 0.2))))
+    assert ("na", "–") in {(b, v) for _, b, v in spans}  # the German sentence
+
+
+def test_not_english_article_is_marked(page):
+    anchor = anchor_of(page, "de-raw-0003")
+    view = page[page.index(f'<article class="art" id="{anchor}"'):]
+    view = view[: view.index("</article>")]
+    assert '<div class="badge mna"><b>–</b><small>not English</small></div>' in view
+    assert "kept out of the MT ranking" in view and '<span class="rank">–</span>' in view
+    assert "2 of 3 sentences are not English" in view
+
+
+def test_evidence_is_escaped(page):
+    c = parse(page)
+    for part in XSS_EVIDENCE.split(" | ")[1:]:
+        assert part not in page
+    texts = "".join(c.texts)
+    assert '"><script>window.__pwned=8</script>' in texts and '<b onmouseover="window.__pwned=9">x</b>' in texts
+    tags = [t for t, _ in c.elements]
+    assert tags.count("script") == 1
+    assert not any(k.startswith("on") for _, attrs in c.elements for k in attrs)  # the <b onmouseover> stayed text
+
+
+def test_sentence_table_by_mt_probability(page):
+    assert '<table id="stable" data-text-col="2" data-q-col="1" data-mt-col="0" data-sort-dir="-1"' in page
+    assert '<button type="button" data-col="0" data-type="num" data-first="desc">MT probability</button>' in page
+    assert 'aria-sort="descending"' in page and 'id="f-mt"' in page
+    mt = table_column(page, 0)
+    scored = [float(x) for x in mt if x]
+    assert scored == sorted(scored, reverse=True) and len(scored) < len(mt)
+    assert mt[len(scored):] == [""] * (len(mt) - len(scored))  # no probability (not English): last
+    quality = table_column(page, 1)
+    assert all(0 <= float(q) <= 1 for q in quality)
+    assert "All 85 sentences, most likely machine-translated first." in page
+
+
+def test_overview_cards_and_histograms(page, sample_job):
+    mt, _ = _mt_of(sample_job)
+    english = [p for p in mt.values() if not math.isnan(p)]
+    c = parse(page)
+    svgs = [a.get("aria-label", "") for t, a in c.elements if t == "svg"]
+    assert any(s.startswith("Histogram of article MT probability") for s in svgs)
+    assert any(s.startswith("Histogram of sentence quality") for s in svgs)
+    assert any(s.startswith("Histogram of article quality") for s in svgs)
+    # the MT histogram counts the English articles only, bars on the MT colour scale
+    i = page.index("Histogram of article MT probability")
+    svg = page[i: page.index("</svg>", i)]
+    counts = [int(n) for n in re.findall(r'<rect class="m[0-4]"[^>]*><title>[^:]+: (\d+) articles?</title>', svg)]
+    assert len(counts) == 20 and sum(counts) == len(english) == 12
+    assert f"{sum(p > 0.5 for p in english)} <small>of 12</small>" in page
+    assert "1 article kept out of the MT ranking" in page
+    assert "mtqa <span>machine-translation report</span>" in page and "MT probability</span>" in page
+    assert '<body class="shade-mt">' in page and 'name="shade" value="q"' in page
+
+
+def test_output_without_mt_columns_renders_as_before(old_job):
+    page = render_report(old_job)
+    body = page[page.index("<body"): page.index("<script>")]  # the stylesheet and script always know both scales
+    assert "MT probability" not in body and "mt_probability" not in body and "shade-mt" not in body
+    assert "All 13 articles, worst first." in page and "<h2>Articles, worst first</h2>" in page
+    assert "Translation quality: " in page
+    ids = ranking_ids(page)
+    q = _quality(old_job)
+    assert ids == sorted(q, key=lambda a: q[a])
+    quality = [float(x) for x in table_column(page, 0)]
+    assert quality == sorted(quality)
+    assert '<table id="stable" data-text-col="1" data-q-col="0" data-mt-col="-1" data-sort-dir="1"' in page
+    assert re.search(r'<span class="s q\w+" id=', page) and not re.search(r'<span class="s q\w+ m', page)
+
+
+def test_limits_on_a_large_mt_job(big_mt_job):
+    import datasets
+
+    page = render_report(big_mt_job, max_articles=20, max_sentences=100)
+    assert "Showing 20 of 400 articles: the 20 most likely machine-translated" in page
+    assert "Showing 100 of 2,000 sentences: the 100 most likely machine-translated" in page
+    arts = datasets.load_from_disk(str(big_mt_job / "articles")).select_columns(
+        ["article_id", "mt_probability"]).to_list()
+    english = sorted((r for r in arts if not math.isnan(r["mt_probability"])), key=lambda r: -r["mt_probability"])
+    assert ranking_ids(page) == [r["article_id"] for r in english[:20]]
+    sents = datasets.load_from_disk(str(big_mt_job / "sentences"))["mt_probability"]
+    cutoff = sorted((p for p in sents if not math.isnan(p)), reverse=True)[99]
+    table = [float(x) for x in table_column(page, 0)]
+    assert len(table) == 100 and table == sorted(table, reverse=True) and min(table) >= cutoff - 1e-6
+    # every article shown: the 40 not English come last, outside the ranking
+    page = render_report(big_mt_job, max_articles=400, max_sentences=0)
+    ids = ranking_ids(page)
+    assert len(ids) == 400 and all(int(a[4:]) % 10 == 9 for a in ids[360:]) and page.count('<tr class="unranked">') == 40
+    assert "40 articles kept out of the MT ranking" in page
+
+
+def test_load_counts_mt(sample_job, old_job):
+    from mtqa.report.load import load
+
+    data = load(sample_job)
+    assert data.by_mt and data.sentence_mt and data.n_mt_articles == 12 and data.n_not_english == 1
+    assert sum(data.mt_histogram) == 12 and 0 < data.mean_article_mt < 1
+    assert [a.article_id for a in data.articles][-1] == "de-raw-0003" and data.articles[-1].not_english
+    old = load(old_job)
+    assert not old.by_mt and not old.sentence_mt and old.n_mt_articles == 0 and math.isnan(old.mean_article_mt)
+    assert all(math.isnan(a.mt_probability) and a.language == "" for a in old.articles)

@@ -1,11 +1,27 @@
 (function () {
   "use strict";
+  // shading of the article views: by MT probability (the default where the output has it) or by quality
+  var shade = document.getElementById("shade");
+  if (shade) {
+    var shadeName = document.getElementById("shade-name");
+    var setShade = function () {
+      var picked = shade.querySelector("input[name=shade]:checked");
+      var byQ = picked && picked.value === "q";
+      document.body.classList.toggle("shade-q", byQ);
+      document.body.classList.toggle("shade-mt", !byQ);
+      if (shadeName) { shadeName.textContent = byQ ? "quality" : "MT probability"; }
+    };
+    shade.addEventListener("change", setShade);
+    setShade();
+  }
+
   var table = document.getElementById("stable");
   if (!table) { return; }
   var tbody = table.tBodies[0];
   var rows = Array.prototype.slice.call(tbody.rows);
   var heads = Array.prototype.slice.call(table.tHead.rows[0].cells);
-  var state = { col: 0, dir: 1 };  // the page arrives sorted by quality, worst first
+  // the page arrives sorted by its first column: MT probability highest first, or quality lowest first
+  var state = { col: 0, dir: +(table.getAttribute("data-sort-dir") || 1) };
   var live = document.getElementById("sort-status");
 
   function value(row, col, type) {
@@ -54,17 +70,21 @@
   var qmin = document.getElementById("f-min"), qmax = document.getElementById("f-max");
   var fsel = document.getElementById("f-flag"), ftext = document.getElementById("f-text");
   var count = document.getElementById("f-count"), empty = document.getElementById("f-empty");
+  var mtmin = document.getElementById("f-mt");
   var textCol = +table.getAttribute("data-text-col");
+  var qCol = +table.getAttribute("data-q-col"), mtCol = +(table.getAttribute("data-mt-col") || -1);
 
   function apply() {
     var lo = parseFloat(qmin.value), hi = parseFloat(qmax.value);
+    var mlo = mtmin && mtCol >= 0 ? parseFloat(mtmin.value) : NaN;
     var flag = fsel.value, needle = ftext.value.trim().toLowerCase(), shown = 0;
     rows.forEach(function (r) {
-      var q = parseFloat(r.cells[0].getAttribute("data-v"));
+      var q = parseFloat(r.cells[qCol].getAttribute("data-v"));
       var fl = r.getAttribute("data-flags") || " ";
       var ok = true;
       if (!isNaN(lo) && !(q >= lo)) { ok = false; }
       if (!isNaN(hi) && !(q <= hi)) { ok = false; }
+      if (!isNaN(mlo) && !(parseFloat(r.cells[mtCol].getAttribute("data-v")) >= mlo)) { ok = false; }
       if (flag === "*any") { ok = ok && fl.trim() !== ""; }
       else if (flag === "*none") { ok = ok && fl.trim() === ""; }
       else if (flag) { ok = ok && fl.indexOf(" " + flag + " ") >= 0; }
