@@ -1,7 +1,7 @@
 """The run signature: one string that makes every number reproducible (after sacrebleu).
 
     mtqa:0.1.0|model:gemma-3-270m@cf4e53823019|dtype:float32|device:cpu|seg:pysbd-0.3.4|unit:article|
-    signals:lm:1(max_tokens=512,...)+artefacts:1(...)|combiner:heuristic:1|torch:2.13.0|transformers:5.24.0|wordfreq:3.1.1
+    signals:lm:1(max_tokens=512,...)+artefacts:1(...)|combiner:heuristic:1|detector:mt-detector:1(...)|torch:2.13.0|transformers:5.24.0|wordfreq:3.1.1
 
 The model is named with the first 12 hex digits of its weights' sha256 (run.json has all 64).
 Two runs with equal signatures and inputs give the same scores.
@@ -27,7 +27,7 @@ def package_versions() -> dict[str, str]:
 
 
 def build_signature(*, model: str, weights_sha256: str, dtype: str, device: str, segmenter: str, unit: str,
-                    signals: list[str], combiner: str) -> str:
+                    signals: list[str], combiner: str, detector: str | None = None) -> str:
     v = package_versions()
     parts = [
         f"mtqa:{__version__}",
@@ -38,6 +38,7 @@ def build_signature(*, model: str, weights_sha256: str, dtype: str, device: str,
         f"unit:{unit}",
         "signals:" + "+".join(signals),
         f"combiner:{combiner}",
+        f"detector:{detector or 'none'}",
         f"torch:{v['torch']}",
         f"transformers:{v['transformers']}",
         f"wordfreq:{v['wordfreq']}",

@@ -195,3 +195,46 @@ def test_source_and_reference_modes(tmp_path, default_model):
     assert all(0.0 <= r["quality"] <= 1.0 for r in s.values())
     info = json.loads((out / "run.json").read_text())
     assert set(info["sacrebleu"]) == {"bleu", "chrf", "ter"} and "tok:13a" in info["sacrebleu"]["bleu"]
+
+
+@pytest.mark.model
+def test_mt_probability_columns_and_article_evidence(job):
+    """The detector's columns (issue 12): probabilities in [0, 1], the MT sample above the
+    fluent one, evidence in words, English articles marked "en"."""
+    import math
+
+    import datasets
+
+    _, out = job
+    sents = datasets.load_from_disk(str(out / "sentences"))
+    arts = {r["article_id"]: r for r in datasets.load_from_disk(str(out / "articles"))}
+    ps = [p for p in sents["mt_probability"] if p is not None and not math.isnan(p)]
+    assert ps and all(0.0 <= p <= 1.0 for p in ps)
+    mt, fluent = arts["sample-mt-article"], arts["sample-fluent-article"]
+    assert mt["language"] == fluent["language"] == "en"
+    assert mt["mt_probability"] > fluent["mt_probability"]
+    assert "English sentences look machine-made" in mt["mt_evidence"]
+    run = json.loads((out / "run.json").read_text())
+    assert "|detector:mt-detector:1(params=detector-gemma-3-270m.json,sha256=" in run["signature"]
+
+
+@pytest.mark.model
+def test_non_english_is_kept_out_of_the_mt_score(tmp_path, default_model):
+    """A German article is not "machine-translated English": NaN and language not-en."""
+    import math
+
+    import datasets
+
+    (tmp_path / "de.txt").write_text(
+        "Die Bundesregierung hat am Mittwoch ein neues Gesetz zur Förderung erneuerbarer Energien beschlossen.\n"
+        "Der Bundestag soll noch vor der Sommerpause darüber abstimmen, teilte ein Sprecher in Berlin mit.\n"
+        "Kritiker bemängeln, dass die Pläne für die Industrie zu teuer seien.\n", encoding="utf-8")
+    proc = run_mtqa("score", str(tmp_path / "de.txt"), "-o", str(tmp_path / "out"), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    art = datasets.load_from_disk(str(tmp_path / "out" / "articles"))[0]
+    assert art["language"] == "not-en" and (art["mt_probability"] is None or math.isnan(art["mt_probability"]))
+    sents = datasets.load_from_disk(str(tmp_path / "out" / "sentences"))
+    for r in sents:
+        if "not_english" in r["flags"]:
+            assert r["mt_probability"] is None or math.isnan(r["mt_probability"])
+            assert r["quality"] <= 0.02
