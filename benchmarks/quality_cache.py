@@ -1,0 +1,84 @@
+"""Target-only `quality` against human judgements, from the feature cache (no model pass).
+
+    python benchmarks/quality_cache.py FEATURES [--params mtqa/resources/quality-gemma-3-270m.json]
+
+For every report set in the cache (WMT22 zh-en dev MQM, MLQE-PE dev DA; as many of their
+segments as the cache holds, which the output says) it applies the shipped combiner exactly
+as `mtqa score` does (columns + flags -> quality, major-error caps included) and prints
+Spearman with the gold score (bootstrap 95% CI over segments), the best single column for
+comparison, and for the MQM set a reliability table of `quality` as the probability of "no
+major error" (ECE, 10 bins).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mtqa.combine import LearnedCombiner, resource_path  # noqa: E402
+from mtqa.train.detector import ece  # noqa: E402
+from mtqa.train.extract import load_features  # noqa: E402
+
+COLUMNS = ["lm_tokens", "lm_logprob", "surprisal_mean", "surprisal_max", "surprisal_p90", "entropy_mean",
+           "excess_surprisal", "slor", "word_order_score", "artefact_count"]
+TOTAL = {"wmt22dev": 1019, **{f"mlqe-{lp}-dev": 1000 for lp in ("ro", "et", "ne", "si", "ru")}}
+
+
+def spearman_ci(x: np.ndarray, y: np.ndarray, n: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    from scipy.stats import spearmanr
+
+    rho = float(spearmanr(x, y).statistic)
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(n):
+        i = rng.integers(0, len(x), len(x))
+        v = spearmanr(x[i], y[i]).statistic
+        if np.isfinite(v):
+            vals.append(v)
+    return rho, float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("features")
+    p.add_argument("--params", default=None)
+    a = p.parse_args(argv)
+    comb = LearnedCombiner.from_file(a.params or resource_path("gemma-3-270m"), 0.5)
+    meta, _ = load_features(a.features)
+    print(f"combiner: {comb.signature()}")
+    print(f"{'set':14s} {'n (of)':>12s} {'Spearman quality [95% CI]':>30s}   best single column")
+    for name in TOTAL:
+        rows = [r for r in meta if r["set"] == name and r.get("gold") is not None]
+        if len(rows) < 30:
+            continue
+        cols = {c: [r.get(c) if r.get(c) is not None else math.nan for r in rows] for c in COLUMNS}
+        for c in ("src_pmi", "src_logprob", "src_len_ratio"):
+            cols[c] = [math.nan] * len(rows)
+        flags = [list(r["flags"]) for r in rows]
+        q = np.array(comb.combine(cols, flags))
+        gold = np.array([r["gold"] for r in rows])
+        rho, lo, hi = spearman_ci(q, gold)
+        from scipy.stats import spearmanr
+
+        best = max((abs(float(spearmanr(np.nan_to_num(np.array(cols[c], float)), gold).statistic)), c) for c in COLUMNS)
+        print(f"{name:14s} {len(rows):5d} ({TOTAL[name]:5d}) {rho:10.3f} [{lo:.3f}, {hi:.3f}]   |rho| {best[0]:.3f} ({best[1]})")
+        if name == "wmt22dev":
+            nm = np.array([r.get("no_major") for r in rows], float)
+            print(f"  reliability of quality as P(no major error): ECE {ece(q, nm):.3f}")
+            for lo_b in np.arange(0, 1, 0.2):
+                m = (q >= lo_b) & (q < lo_b + 0.2)
+                if m.any():
+                    print(f"    quality [{lo_b:.1f}, {lo_b + 0.2:.1f}): n={int(m.sum()):4d}  mean quality {q[m].mean():.2f}  "
+                          f"observed no-major share {nm[m].mean():.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
