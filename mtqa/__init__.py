@@ -10,6 +10,29 @@ The package is laid out as a pipeline:
     pipeline   streams articles through segmentation, signals and the combiner
     writers    ``datasets`` output, exports, run.json provenance
     cli        assembles the above from flags and YAML configs
+    api        the same in memory: ``mtqa.load(**settings).score(items)``
 """
 
 __version__ = "0.1.0"
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mtqa.api import QualityScorer, ScoreResult, load
+
+#: names resolved from mtqa.api on first use: ``import mtqa`` must not import torch or datasets
+_API = ("load", "QualityScorer", "ScoreResult")
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from mtqa import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'mtqa' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))
