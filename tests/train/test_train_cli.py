@@ -51,4 +51,4 @@ def test_train_end_to_end_is_cached_and_deterministic(tmp_path, lm):
     assert rep["quality_target"]["spearman"] > 0.5
     preds = [json.loads(x) for x in (tmp_path / "preds" / "tiny-dev.jsonl").read_text().splitlines()]
     assert len(preds) == 12 and sum("quality_source" in p for p in preds) == 10
-    assert LearnedCombiner.from_file(tmp_path / "q.json").signature().startswith("learned:1(")
+    assert LearnedCombiner.from_file(tmp_path / "q.json").signature().startswith("learned:2(")
