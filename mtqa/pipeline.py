@@ -3,6 +3,8 @@
     readers -> segment -> [signal.compute(chunk) for each signal] -> combiner -> ShardWriter
 
 The model is loaded once per job; a bad input is reported and skipped, never fatal.
+Everything that can refuse a job (output folder, missing inputs, another job on the same
+output) is checked before the model loads.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from mtqa.segment import segment, segmenter_signature
 from mtqa.signals import Signal, SignalOutput, build_signals
 from mtqa.signature import build_signature, package_versions
 from mtqa.types import Article
-from mtqa.writers import ShardWriter, check_output, job_key, write_json_atomic
+from mtqa.writers import (OutputLock, ShardWriter, check_output, check_target, chunk_digest, job_key, write_failure,
+                          write_json_atomic)
 
 
 @dataclass
@@ -39,14 +42,20 @@ class Scorer:
     lm: CausalLM
     signals: list[Signal]
     combiner: Combiner
+    #: the MT detector (mtqa.heads.detector), None for models without shipped parameters
+    detector: Any = None
 
     @classmethod
     def build(cls, config: JobConfig, log: Callable[[str], None] = print) -> "Scorer":
         m = config.model
         model = resolve(m.name, log=log)
+        # batch settings live on the model; hidden states are kept for the word-order search
         lm = CausalLM(model.path, device=m.device, dtype=m.dtype, threads=m.threads, max_tokens=m.max_tokens,
-                      quantize=m.quantize)
-        return cls(config, model, lm, build_signals(config, lm), build_combiner(config, model.name))
+                      quantize=m.quantize, batch_tokens=m.batch_tokens, batch_size=m.batch_size, keep_hidden=True)
+        from mtqa.heads import build_detector
+
+        return cls(config, model, lm, build_signals(config, lm), build_combiner(config, model.name),
+                   build_detector(model.name))
 
     @property
     def columns(self):
@@ -66,6 +75,7 @@ class Scorer:
             dtype=self.dtype_name, device=self.lm.device,
             segmenter=segmenter_signature(), unit=self.config.unit,
             signals=[s.signature() for s in self.signals], combiner=self.combiner.signature(),
+            detector=self.detector.signature() if self.detector is not None else None,
         )
 
     @property
@@ -119,7 +129,24 @@ class Scorer:
                 sentence_rows.append(row)
                 i += 1
             article_rows.append(aggregate(article, sentence_rows[len(sentence_rows) - (i - first):]))
+        self.detect(sentence_rows, article_rows)
         return sentence_rows, article_rows
+
+    def detect(self, sentence_rows: list[dict], article_rows: list[dict]) -> None:
+        """``mt_probability`` (sentences, articles), ``mt_evidence`` and ``language`` (articles).
+
+        The detector reads the base pass's token scores and kept hidden states: cache hits
+        in the LM (the chunk's sentences were scored by the LM signal moments ago)."""
+        if self.detector is None:
+            for r in sentence_rows:
+                r["mt_probability"] = None
+            for a in article_rows:
+                a.update(mt_probability=None, mt_evidence="no MT detector ships for this model", language="")
+            return
+        from mtqa.heads.detector import apply
+
+        scores = self.lm.score([r["text"] for r in sentence_rows]) if sentence_rows else []
+        apply(self.detector, sentence_rows, article_rows, scores, self.lm.model.config.hidden_size)
 
 
 def aggregate(article: Article, rows: list[dict]) -> dict:
@@ -150,32 +177,37 @@ def chunks(items: Iterable[Article], size: int) -> Iterator[list[Article]]:
 
 @dataclass
 class Chunk:
-    """Chunk ``k`` of the job: its articles (segmented, empty ones dropped) and all their ids."""
+    """Chunk ``k`` of the job: its articles (segmented, empty ones dropped), all their ids, and the
+    hash of its input content (:func:`mtqa.writers.chunk_digest`) that resuming checks."""
 
     k: int
     articles: list[Article]
     ids: list[str]
     done: bool = False
+    digest: str = ""
 
 
 def job_chunks(config: JobConfig, report: Callable[[InputError], None], inventory: list[InputFile],
-               is_done: Callable[[int, list[str]], bool] = lambda k, ids: False) -> Iterator[Chunk]:
+               is_done: Callable[[int, str], bool] = lambda k, digest: False) -> Iterator[Chunk]:
     """Read, number and segment the job's chunks; only this shard's (``k % num_shards == shard_index``).
 
     Readers are deterministic, so chunk ``k`` always holds the same articles: that is what
-    makes resuming, sharding and merging exact. Chunks already done are yielded with
-    ``done=True`` after segmentation (so their input problems are still reported).
+    makes resuming, sharding and merging exact. Chunks already done (same content hash) are
+    yielded with ``done=True`` after segmentation (so their input problems are still reported).
     """
-    for k, chunk in enumerate(chunks(read_inputs(config.inputs, config.columns, report, inventory),
+    # the output folder is left out of folder expansion: an OUT inside an input folder is not input
+    exclude = [config.output] if config.output else []
+    for k, chunk in enumerate(chunks(read_inputs(config.inputs, config.columns, report, inventory, exclude=exclude),
                                      config.articles_per_chunk)):
         if k % config.num_shards != config.shard_index:
             continue
         ids = [a.article_id for a in chunk]
+        digest = chunk_digest(chunk)
         for article in chunk:
             article.sentences = segment(article, config.unit)
             if not article.sentences:
                 report(InputError(article.origin, "no text to score after segmentation (skipped)"))
-        yield Chunk(k, [a for a in chunk if a.sentences], ids, done=is_done(k, ids))
+        yield Chunk(k, [a for a in chunk if a.sentences], ids, done=is_done(k, digest), digest=digest)
 
 
 _END = object()
@@ -230,12 +262,32 @@ class JobResult:
         return sum(1 for e in self.errors if not e.warning)
 
 
+class NothingToScore(MtqaError):
+    """None of the inputs exists: reported per input, nothing loaded, nothing written (exit 1 like any bad input)."""
+
+    exit_code = 1
+
+
+def present_inputs(inputs: list[str], report: Callable[[InputError], None]) -> list[str]:
+    """The inputs that exist; each missing one is reported (one line each) before any model loads."""
+    present = []
+    for raw in inputs:
+        if Path(raw).exists():
+            present.append(raw)
+        else:
+            report(InputError(raw, "no such file or folder"))
+    return present
+
+
 def run_job(config: JobConfig, *, log: Callable[[str], None] | None = None,
             on_error: Callable[[InputError], None] | None = None, progress=None) -> JobResult:
     """Score every input of ``config`` into ``config.output``.
 
     Resumes an unfinished job in ``config.output`` with the same settings (see
-    :class:`mtqa.writers.ShardWriter`).
+    :class:`mtqa.writers.ShardWriter`). Before the model loads: the output folder is checked
+    (:func:`mtqa.writers.check_target`: never the working directory, an input, or a folder
+    with files mtqa did not write), missing inputs are reported, and the output is locked
+    for this job (:class:`mtqa.writers.OutputLock`).
     """
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if not config.inputs:
@@ -243,8 +295,6 @@ def run_job(config: JobConfig, *, log: Callable[[str], None] | None = None,
     if not config.output:
         raise MtqaError("no output folder: pass -o OUT (or `output:` in the config)")
     out = Path(config.output)
-    key = job_key(config.model_dump(mode="json"))
-    resume = check_output(out, config.overwrite, key)
     errors: list[InputError] = []
 
     def report(err: InputError) -> None:
@@ -252,6 +302,20 @@ def run_job(config: JobConfig, *, log: Callable[[str], None] | None = None,
         if on_error:
             on_error(err)
 
+    check_target(out, config.inputs, config.overwrite)
+    present = present_inputs(config.inputs, report)
+    if not present:
+        raise NothingToScore("nothing to score: none of the inputs exists (see above); no output written")
+    with OutputLock(out) as lock:
+        if lock.warning:
+            log(lock.warning)
+        key = job_key(config.model_dump(mode="json"))
+        resume = check_output(out, config.overwrite, key, config.inputs)
+        return _run_locked(config, present, out, key, resume, errors, report, log, progress)
+
+
+def _run_locked(config: JobConfig, present: list[str], out: Path, key: str, resume: bool, errors: list[InputError],
+                report: Callable[[InputError], None], log: Callable[[str], None], progress) -> JobResult:
     t0 = time.perf_counter()
     if config.engine == "ray":
         from mtqa.engines.ray import RayEngine
@@ -262,19 +326,25 @@ def run_job(config: JobConfig, *, log: Callable[[str], None] | None = None,
     info = engine.describe()
     t_loaded = time.perf_counter()
     writer = ShardWriter(out, info["columns"], overwrite=config.overwrite, key=key, signature=info["signature"],
-                         resume=resume)
+                         resume=resume, log=log)
     if writer.resumed:
         log(f"mtqa: resuming the unfinished job in {out} ({writer.n_shards} chunk(s) already done)")
     inventory: list[InputFile] = []
     if progress is not None:
         progress(0, 0)  # scoring starts: open the progress display
-    todo = prefetched(job_chunks(config, report, inventory, writer.is_done), config.prefetch)
+    # the missing inputs were reported already; read the others (run.json keeps the config as given)
+    reading = config.model_copy(update={"inputs": present})
+    todo = prefetched(job_chunks(reading, report, inventory, writer.is_done), config.prefetch)
     for chunk, sentence_rows, article_rows in engine.run(todo):
-        writer.write_chunk(sentence_rows, article_rows, k=chunk.k, article_ids=chunk.ids,
+        writer.write_chunk(sentence_rows, article_rows, k=chunk.k, digest=chunk.digest,
                            extra={"tokens": int(sum(r["lm_tokens"] for r in sentence_rows))})
         if progress is not None:
             progress(len(chunk.articles), len(sentence_rows))
     engine.close()
+    dropped = writer.drop_unseen()
+    if writer.rescored or dropped:
+        log(f"mtqa: the inputs changed since the interrupted run: {len(writer.rescored)} chunk(s) scored again, "
+            f"{len(dropped)} chunk(s) no longer in the inputs dropped")
     t_scored = time.perf_counter()
     done = writer.done.values()
     n_articles = sum(c["articles"] for c in done)
@@ -311,8 +381,13 @@ def run_job(config: JobConfig, *, log: Callable[[str], None] | None = None,
         "sentences_per_s": round(new_sentences / score_s, 2) if score_s > 0 else None,
         "tokens_per_s": round(new_tokens / score_s, 1) if score_s > 0 else None,
         "resumed": writer.resumed,
+        "rescored_chunks": len(writer.rescored),
     }
-    write_json_atomic(out / "run.json", run_info)
+    try:
+        write_json_atomic(out / "run.json", run_info)
+    except OSError as exc:
+        raise write_failure(out / "run.json", exc, "The datasets are complete; only the timings in run.json are "
+                                                   "missing (rerunning with --overwrite scores everything again).") from exc
     return JobResult(out, run_info, errors, datasets_out)
 
 

@@ -211,7 +211,10 @@ def test_interrupted_job_resumes_in_process(whole, corpus, tiny_model, tmp_path,
     assert_same_rows(load_tables(whole[0]), load_tables(out))
 
 
-def test_changed_inputs_are_detected_on_resume(corpus, tiny_model, tmp_path, monkeypatch):
+def test_changed_inputs_are_rescored_on_resume(corpus, tiny_model, tmp_path, monkeypatch):
+    """A resumed job never keeps rows of an input that was edited after the interruption: the
+    chunks whose content changed are scored again, chunks that no longer exist are dropped,
+    and the result is exactly a fresh run on the edited inputs."""
     import shutil
 
     from mtqa import writers
@@ -224,7 +227,7 @@ def test_changed_inputs_are_detected_on_resume(corpus, tiny_model, tmp_path, mon
 
     def dying(self, *a, **kw):
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == 15:  # 14 of the 15 chunks written
             raise _Boom()
         return real(self, *a, **kw)
 
@@ -232,6 +235,18 @@ def test_changed_inputs_are_detected_on_resume(corpus, tiny_model, tmp_path, mon
     with pytest.raises(_Boom):
         run_job(config([src], out, tiny_model))
     monkeypatch.setattr(writers.ShardWriter, "write_chunk", real)
-    (src / "part-00.jsonl").write_text('{"id": "other", "text": "Something else entirely."}\n', encoding="utf-8")
-    with pytest.raises(OutputError, match="inputs changed"):
-        run_job(config([src], out, tiny_model))
+    assert len(json.loads((out / ".mtqa" / "manifest.json").read_text())["chunks"]) == 14
+    # edit a row of a finished chunk, and drop a whole file (the job now has 13 chunks, not 15)
+    first = (src / "part-00.jsonl").read_text(encoding="utf-8").splitlines()
+    first[0] = json.dumps({"id": "a0-0", "text": "An edited article. It has new text."})
+    (src / "part-00.jsonl").write_text("\n".join(first) + "\n", encoding="utf-8")
+    (src / "part-05.jsonl").unlink()
+    logs = []
+    result = run_job(config([src], out, tiny_model), log=logs.append)
+    assert any("inputs changed since the interrupted run" in m for m in logs), logs
+    assert result.run_info["timings"]["rescored_chunks"] >= 1
+    fresh = tmp_path / "fresh"
+    run_job(config([src], fresh, tiny_model))
+    assert_same_rows(load_tables(fresh), load_tables(out))
+    articles = {r["article_id"]: r["text"] for r in load_tables(out)["articles"]}
+    assert articles["a0-0"] == "An edited article. It has new text." and len(articles) == 50

@@ -3,6 +3,11 @@
 Shard ``I`` scored the chunks ``k`` with ``k % N == I``; each shard's run.json lists its
 chunks and their row counts, so the merge puts every row back in chunk order: the result is
 identical to the output of one unsharded run with the same settings.
+
+The merged folder gets the same protection as a job's: never one of the shard folders (or a
+folder holding one), ``--overwrite`` only replaces a previous mtqa output, one writer at a
+time (:class:`mtqa.writers.OutputLock`), and a failed write is one line that leaves the
+shard outputs untouched.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import sys
 from pathlib import Path
 
 from mtqa.errors import OutputError
-from mtqa.writers import check_output, export, job_key, save_dataset_atomic, write_json_atomic
+from mtqa.writers import (OutputLock, check_output, check_target, clear_output, export, job_key, save_dataset_atomic,
+                          write_failure, write_json_atomic)
 
 HELP = "join the output folders of a sharded job (--num-shards/--shard-index) into one output"
 
@@ -22,7 +28,8 @@ HELP = "join the output folders of a sharded job (--num-shards/--shard-index) in
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("shards", nargs="+", help="output folders of the shard jobs (all N of them)")
     p.add_argument("-o", "--output", required=True, help="merged output folder (must not exist unless --overwrite)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a previous mtqa output (only mtqa's own files; never one of the shard folders)")
     p.add_argument("--format", dest="formats", action="append", choices=["parquet", "jsonl", "csv"],
                    help="also export both tables in this format (repeatable; default: the shards' formats)")
 
@@ -38,8 +45,7 @@ def _load_info(folder: Path) -> dict:
 
 
 def merge(folders: list[Path], out: Path, overwrite: bool = False, formats: list[str] | None = None) -> dict:
-    import datasets
-
+    check_target(out, folders, overwrite)  # before reading anything: never merge into (or over) a shard
     infos = [_load_info(f) for f in folders]
     shards = [i["shard"] for i in infos]
     if any(s is None for s in shards):
@@ -51,9 +57,22 @@ def merge(folders: list[Path], out: Path, overwrite: bool = False, formats: list
     keys = {job_key({k: v for k, v in i["config"].items() if k != "shard_index"}) for i in infos}
     if len(keys) != 1 or len({i["signature"] for i in infos}) != 1:
         raise OutputError("the shard outputs were scored with different settings or versions; they cannot be merged")
-    check_output(out, overwrite)
-    if overwrite and out.exists():
-        shutil.rmtree(out)
+    with OutputLock(out):
+        check_output(out, overwrite, inputs=folders)
+        try:
+            return _merge(folders, infos, shards, out, overwrite, formats)
+        except OSError as exc:
+            raise write_failure(getattr(exc, "filename", None) or out, exc,
+                                "The shard outputs are untouched; free some space (or fix the permissions) and run "
+                                "the merge again with --overwrite.") from exc
+
+
+def _merge(folders: list[Path], infos: list[dict], shards: list[dict], out: Path, overwrite: bool,
+           formats: list[str] | None) -> dict:
+    import datasets
+
+    if overwrite:
+        clear_output(out)
     scratch = out / ".mtqa"
     scratch.mkdir(parents=True, exist_ok=True)
     order = sorted(range(len(infos)), key=lambda j: shards[j]["index"])
@@ -102,7 +121,9 @@ def merge(folders: list[Path], out: Path, overwrite: bool = False, formats: list
                        "sentences_per_s": round(info["counts"]["sentences"] / score_s, 2) if score_s else None,
                        "tokens_per_s": round(info["counts"]["lm_tokens"] / score_s, 1) if score_s else None}
     write_json_atomic(out / "run.json", info)
-    shutil.rmtree(scratch, ignore_errors=True)
+    for p in scratch.iterdir():
+        if p.name != "lock":  # the lock goes when it is released
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
     return {"run_info": info, **tables}
 
 

@@ -17,9 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="*", help=".txt/.jsonl/.csv/.tsv/.parquet files, datasets folders, or folders of these")
     p.add_argument("--report", action="store_true", default=None, help="also write OUT/report.html")
     p.add_argument("-c", "--config", help="YAML job file; flags given here override its values")
-    p.add_argument("-o", "--output", help="output folder (must not exist unless --overwrite; an unfinished job there "
-                                          "with the same settings is resumed)")
-    p.add_argument("--overwrite", action="store_true", default=None, help="replace an existing output folder")
+    p.add_argument("-o", "--output", help="output folder: new or empty (an unfinished job there with the same settings "
+                                          "is resumed); never the working directory or a folder holding an input")
+    p.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace a previous mtqa output in OUT (only mtqa's own files are deleted; a folder holding "
+                        "other files is refused)")
     p.add_argument("--unit", choices=["article", "segment"], help="split texts into sentences (article) or keep each row whole (segment)")
     p.add_argument("--format", dest="formats", action="append", choices=["parquet", "jsonl", "csv"],
                    help="also export both tables in this format (repeatable)")

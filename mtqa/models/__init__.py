@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mtqa.errors import ModelError
-from mtqa.models.embedded import DEFAULT_MODEL, EMBEDDED, download, is_ready, model_dir, read_manifest, sha256_file
+from mtqa.models.embedded import DEFAULT_MODEL, EMBEDDED, download, is_ready, model_dir, sha256_file, verify_weights
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,10 @@ def resolve(name: str, *, auto_download: bool = True, log=print) -> ResolvedMode
     ``name`` is an embedded model name (fetched and converted on first use), a local folder
     with a transformers checkpoint, or a Hugging Face hub id (needs the network or a warm
     hub cache; its hash is taken from the cached files when they are local).
+
+    A folder converted by mtqa (with ``mtqa-model.json``) is checked against the sha256 it
+    records (:func:`mtqa.models.embedded.verify_weights`), so the signature's hash always
+    describes the weights that will run; other local folders are hashed in full.
     """
     if name in EMBEDDED:
         if not is_ready(name):
@@ -60,7 +64,7 @@ def resolve(name: str, *, auto_download: bool = True, log=print) -> ResolvedMode
                 f"(run `python -m mtqa download` ahead of time to skip this)")
             download(name, log=log)
         folder = model_dir(name)
-        manifest = read_manifest(folder)
+        manifest = verify_weights(folder)
         return ResolvedModel(name, str(folder), manifest["weights_sha256"], manifest["licence"])
     folder = Path(name).expanduser()
     if folder.is_dir():
@@ -68,7 +72,7 @@ def resolve(name: str, *, auto_download: bool = True, log=print) -> ResolvedMode
             raise ModelError(f"{folder} is not a transformers model folder (no config.json)")
         manifest = folder / "mtqa-model.json"
         if manifest.is_file():
-            info = read_manifest(folder)
+            info = verify_weights(folder)
             return ResolvedModel(info.get("name", folder.name), str(folder), info["weights_sha256"], info.get("licence", ""))
         return ResolvedModel(str(folder), str(folder), _weights_hash(folder))
     if "/" in name and not name.startswith((".", "/")):

