@@ -80,23 +80,22 @@ def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_chec
 
     sentences = corpus(n)
     resolved = resolve(model_name)
-    lm = CausalLM(resolved.path, device="cpu", dtype=dtype, threads=threads)
     batch_tokens, batch_size = 4096, 64
-    lm.score(sentences[:16], batch_tokens, batch_size)  # warm-up
+    lm = CausalLM(resolved.path, device="cpu", dtype=dtype, threads=threads, batch_tokens=batch_tokens,
+                  batch_size=batch_size)
+    lm.score(sentences[:16])  # warm-up
     lm.clear_cache()
     t = time.perf_counter()
-    scores = lm.score(sentences, batch_tokens, batch_size)
+    scores = lm.score(sentences)
     bare_s = time.perf_counter() - t
     n_tokens = sum(len(s.logprobs) for s in scores)
     res = {"model": model_name, "dtype": dtype, "sentences": n, "tokens": n_tokens, "bare_s": bare_s,
            "bare_tok_s": n_tokens / bare_s}
     if entropy_check:
-        lm.entropy = False
-        lm.clear_cache()
+        no_entropy = lm.variant(entropy=False)  # same weights, own (empty) cache
         t = time.perf_counter()
-        lm.score(sentences, batch_tokens, batch_size)
+        no_entropy.score(sentences)
         res["no_entropy_tok_s"] = n_tokens / (time.perf_counter() - t)
-        lm.entropy = True
     ctx = n_tokens / n / 2
     res["gflop_per_token"] = flops_per_token(lm.model, ctx) / 1e9
     with tempfile.TemporaryDirectory() as tmp:

@@ -129,8 +129,7 @@ def timed(fn):
 def cost(lm: CausalLM, word_order: WordOrderSignal, articles: list[Article], what: str) -> None:
     texts = [a.sentences[0].text for a in articles]
     lm.clear_cache()  # cold: the base pass computes everything, as the LM signal does on new text
-    _, base_w, base_c = timed(lambda: lm.score(texts, batch_tokens=word_order.batch_tokens,
-                                               batch_size=word_order.batch_size))
+    _, base_w, base_c = timed(lambda: lm.score(texts))
     word_order.timings = dict.fromkeys(word_order.timings, 0.0)
     _, wo_w, wo_c = timed(lambda: word_order.compute(articles))
     t = word_order.timings
@@ -175,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         sample[kind] = [p for p in (perturbed[kind][i] for i in order) if p is not None][: args.per_kind]
 
     model = resolve(args.model)
-    lm = CausalLM(model.path, device="cpu", dtype=args.dtype, threads=args.threads)
+    # keep_hidden: the base pass keeps its hidden states for the search, as in mtqa score
+    lm = CausalLM(model.path, device="cpu", dtype=args.dtype, threads=args.threads, keep_hidden=True)
     overrides = {k: v for k, v in (("max_candidates", args.max_candidates), ("min_prior", args.min_prior),
                                    ("context_after", args.context_after)) if v is not None}
     lm_signal, word_order, artefacts = LMSignal(lm), WordOrderSignal(lm, **overrides), ArtefactSignal()

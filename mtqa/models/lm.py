@@ -1,18 +1,29 @@
-"""A causal language model that returns per-token log-probabilities with character offsets.
+"""A causal language model that scores text: the one home of mtqa's forward passes.
 
-Any Hugging Face causal LM (hub id or local folder) works. Two details make it cheap:
+Any Hugging Face causal LM (hub id or local folder) works. Signals ask :class:`CausalLM` for
+numbers through its public methods only (they never touch the transformers model):
 
-* batches are sorted by length so padding stays small (the caller passes whatever order;
-  results come back in the caller's order);
-* the output layer runs only on real (non-padding) positions and in row chunks, so the
-  ``tokens x vocab`` logits matrix is never materialised whole (Gemma's vocabulary has
-  262k entries: a full logits tensor for a batch would take gigabytes).
+* :meth:`CausalLM.score`: per-token log-probs, entropies and character offsets of texts
+  (cached by text: signals that read the same sentence share one pass), plus each token's
+  last hidden state when the model was built with ``keep_hidden=True``;
+* :meth:`CausalLM.suffix_logprobs`: log-probs of the tail of each text given its head
+  (a sentence given a prompt with its source: source PMI);
+* :meth:`CausalLM.score_windows`: log-probs of many short windows that continue a shared
+  prefix (the word-order search's re-scoring), packed into few sequences;
+* :meth:`CausalLM.hidden_states` (a body-only pass), :meth:`CausalLM.head_logprobs` and
+  :meth:`CausalLM.token_logits` (the output layer on given hidden states).
+
+Batch settings (``batch_tokens``, ``batch_size``) belong to the model, so every pass batches
+the same way (:mod:`mtqa.models.batching`). Two details keep passes cheap: batches are sorted
+by length so padding stays small (results come back in the caller's order), and the output
+layer runs only on positions whose log-prob is wanted, in row chunks, so the ``tokens x
+vocab`` logits matrix is never materialised whole (Gemma's vocabulary has 262k entries).
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
+import copy
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,8 +33,8 @@ import numpy as np
 import torch
 
 from mtqa.errors import ModelError
-
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+from mtqa.models.batching import length_batches, pad_batch, softcap_
+from mtqa.models.device import cpu_has_bf16, resolve_device, resolve_dtype  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)
@@ -34,9 +45,9 @@ class TokenScores:
     logprobs: np.ndarray  # float32 [n], natural log of p(token | prefix)
     entropies: np.ndarray  # float32 [n], entropy (nats) of the predictive distribution
     truncated: bool
-    # float16 [n, hidden]: the last hidden state that predicts token i (row i), kept only when
-    # the LM was asked to (``CausalLM.keep_hidden``); the word-order search reads it instead of
-    # running the model's body over the sentence a second time.
+    # float16 [n, hidden]: the last hidden state that predicts token i (row i), kept only by a
+    # model built with ``keep_hidden=True``; the word-order search reads it instead of running
+    # the model's body over the sentence a second time.
     hidden: np.ndarray | None = None
 
     @property
@@ -44,39 +55,15 @@ class TokenScores:
         return -self.logprobs
 
 
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError("device 'cuda' was asked for but torch sees no CUDA device (use device: cpu or auto)")
-    return device
-
-
-def cpu_has_bf16() -> bool:
-    """Does this CPU compute bfloat16 natively (AVX512-BF16 or AMX)? Emulated bf16 is slower than fp32."""
-    cpu = getattr(torch, "cpu", None)
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
-
-
-def resolve_dtype(dtype: str, device: str, quantize: str = "none") -> torch.dtype:
-    """``auto``: bfloat16 on CUDA and on CPUs with native bf16, float32 otherwise (and for int8).
-
-    Why bfloat16 by default: on the WMT22 zh-en dev subsample it moved the Spearman of
-    ``quality`` with MQM by +0.0002 and of ``slor`` by +0.0001 (limit for a default: 0.005),
-    per-segment ``quality`` by 0.001 on average, and scored 1.9x faster on a 2-core AVX512-BF16
-    CPU (``benchmarks/precision_agreement.py``); the shipped quality model was trained on
-    bfloat16 features. The resolved dtype is part of every score's signature.
-    """
-    if dtype == "auto":
-        if quantize != "none":
-            return torch.float32
-        return torch.bfloat16 if device.startswith("cuda") or (device == "cpu" and cpu_has_bf16()) else torch.float32
-    return _DTYPES[dtype]
-
-
 class CausalLM:
-    """Wraps a transformers causal LM for scoring (never for generation)."""
+    """Wraps a transformers causal LM for scoring (never for generation).
+
+    ``batch_tokens``/``batch_size`` bound every forward pass (padded tokens, rows);
+    ``keep_hidden`` keeps each scored token's last hidden state in :attr:`TokenScores.hidden`
+    (float16, 2 bytes x hidden size per token): decided by whoever builds the model, once (the
+    word-order search reads them: ``WordOrderSignal.needs_hidden``); ``entropy=False`` skips the
+    predictive entropy (about a third of the output layer's cost; entropies are then NaN).
+    """
 
     def __init__(
         self,
@@ -86,6 +73,9 @@ class CausalLM:
         dtype: str = "auto",
         threads: int | None = None,
         max_tokens: int = 512,
+        batch_tokens: int = 4096,
+        batch_size: int = 64,
+        keep_hidden: bool = False,
         head_chunk: int = 256,
         cache_size: int = 8192,
         quantize: str = "none",
@@ -98,6 +88,9 @@ class CausalLM:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device, quantize)
         self.max_tokens = max_tokens
+        self.batch_tokens = batch_tokens
+        self.batch_size = batch_size
+        self.keep_hidden = keep_hidden
         self.head_chunk = head_chunk
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.path.isdir(path)
         try:
@@ -115,12 +108,7 @@ class CausalLM:
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         elif quantize != "none":
             raise ModelError(f"unknown quantize setting {quantize!r} (none or int8)")
-        # entropy=False skips the entropy of the predictive distribution (about a third of
-        # the output-layer cost); TokenScores.entropies is then all NaN.
         self.entropy = entropy
-        # keep_hidden=True keeps each token's last hidden state in TokenScores.hidden (float16,
-        # 2 bytes x hidden size per token); signals that need them switch it on.
-        self.keep_hidden = False
         self._head_bf16: torch.Tensor | None = None  # bfloat16 copy of the output matrix (head_logprobs)
         cfg = self.model.config
         self.softcap = getattr(cfg, "final_logit_softcapping", None)
@@ -129,6 +117,22 @@ class CausalLM:
         # word-order search scoring the original next to its reorderings) get it for free.
         self._cache: OrderedDict[str, TokenScores] = OrderedDict()
         self.cache_size = cache_size
+
+    #: settings :meth:`variant` may change (they change how passes run, not the weights)
+    VARIANT_SETTINGS = ("max_tokens", "batch_tokens", "batch_size", "keep_hidden", "head_chunk", "cache_size",
+                        "entropy")
+
+    def variant(self, **settings) -> "CausalLM":
+        """This model (weights and tokenizer shared, not copied) with other pass settings and an
+        empty cache of its own: a second configuration without loading the weights again
+        (tests, benchmarks)."""
+        unknown = sorted(set(settings) - set(self.VARIANT_SETTINGS))
+        if unknown:
+            raise TypeError(f"CausalLM.variant: unknown settings {unknown} (known: {', '.join(self.VARIANT_SETTINGS)})")
+        other = copy.copy(self)
+        other.__dict__.update(settings)
+        other._cache = OrderedDict()
+        return other
 
     def _prefix_token_id(self) -> int:
         """The token every text is conditioned on, so its first real token gets a probability."""
@@ -143,6 +147,170 @@ class CausalLM:
         pad = self.tokenizer.pad_token_id
         return int(pad) if pad is not None else self.prefix_id
 
+    def batches(self, lengths: Sequence[int], sort_keys: Sequence[int] | None = None) -> list[list[int]]:
+        """Row indices cut into this model's length-sorted batches (:func:`~mtqa.models.batching.length_batches`)."""
+        return length_batches(lengths, self.batch_tokens, self.batch_size, sort_keys)
+
+    def _decoder_and_head(self):
+        """The model's body (hidden states) and output layer; (None, None) for an unusual architecture."""
+        head = self.model.get_output_embeddings()
+        decoder = getattr(self.model, "model", None)
+        if head is None or decoder is None:
+            return None, None
+        return decoder, head
+
+    # -- the base pass: per-token log-probs, entropies, hidden states ------------------------
+
+    @torch.inference_mode()
+    def score(self, texts: Sequence[str]) -> list[TokenScores]:
+        """Per-token scores of ``texts``, in input order (cached by text until :meth:`clear_cache`)."""
+        cached = {t: self._cache[t] for t in texts if t in self._cache}
+        todo = list(dict.fromkeys(t for t in texts if t not in cached))
+        fresh = dict(zip(todo, self._score_uncached(todo))) if todo else {}
+        for t, r in fresh.items():
+            self._cache[t] = r
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return [cached.get(t) or fresh[t] for t in texts]
+
+    def clear_cache(self) -> None:
+        """Forget cached scores. The pipeline calls this per chunk, so a chunk's scores depend
+        only on the chunk (bit-identical whether a job ran whole, resumed, or was sharded)."""
+        self._cache.clear()
+
+    def _score_uncached(self, texts: Sequence[str]) -> list[TokenScores]:
+        enc = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
+        ids_list = enc["input_ids"]
+        offs_list = enc["offset_mapping"]
+        results: list[TokenScores | None] = [None] * len(texts)
+        lengths = [min(len(ids), self.max_tokens) + 1 for ids in ids_list]
+        for batch in self.batches(lengths, sort_keys=[len(ids) for ids in ids_list]):
+            self._run(batch, ids_list, offs_list, results)
+        return results  # type: ignore[return-value]
+
+    def _run(self, batch, ids_list, offs_list, results) -> None:
+        seqs = [[self.prefix_id] + list(ids_list[i][: self.max_tokens]) for i in batch]
+        input_ids, mask = pad_batch(seqs, self.pad_id)
+        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+        # positions t predict token t+1; keep only those whose target is a real token
+        target_mask = mask[:, 1:].bool()
+        targets = input_ids[:, 1:][target_mask]
+        logprobs, entropies, hidden = self._target_logprobs(input_ids, mask, target_mask, targets)
+        cursor = 0
+        for row, i in enumerate(batch):
+            n = len(seqs[row]) - 1
+            offsets = np.asarray(offs_list[i][:n], dtype=np.int32).reshape(-1, 2)
+            results[i] = TokenScores(
+                offsets=offsets,
+                logprobs=logprobs[cursor : cursor + n],
+                entropies=entropies[cursor : cursor + n],
+                truncated=len(ids_list[i]) > self.max_tokens,
+                hidden=hidden[cursor : cursor + n] if hidden is not None else None,
+            )
+            cursor += n
+
+    def _target_logprobs(self, input_ids, mask, target_mask, targets):
+        decoder, head = self._decoder_and_head()
+        if decoder is not None:
+            hidden = decoder(input_ids=input_ids, attention_mask=mask, use_cache=False).last_hidden_state
+            hidden = hidden[:, :-1][target_mask]
+        else:  # unusual architecture: fall back to the full forward pass
+            logits = self.model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits[:, :-1][target_mask]
+            hidden = None
+        total = targets.shape[0]
+        out_lp = torch.empty(total, dtype=torch.float32, device=hidden.device if hidden is not None else logits.device)
+        out_ent = torch.full_like(out_lp, float("nan"))
+        for start in range(0, total, self.head_chunk):
+            sl = slice(start, start + self.head_chunk)
+            z = head(hidden[sl]) if hidden is not None else logits[sl]
+            z = softcap_(z.float() if z.dtype != torch.float32 else (z.clone() if hidden is None else z), self.softcap)
+            # log p = z - logsumexp(z); entropy = logsumexp(z) - sum(softmax(z) * z).
+            # Done in place on the chunk: one pass for exp, one for the weighted sum, instead
+            # of materialising log_softmax, its exp and their product.
+            z.sub_(z.amax(dim=-1, keepdim=True))
+            tz = z.gather(1, targets[sl, None]).squeeze(1)
+            if self.entropy:
+                e = torch.exp(z)
+                s = e.sum(-1)
+                ez = torch.einsum("ij,ij->i", e, z)
+                lse = torch.log(s)
+                out_ent[sl] = lse - ez / s
+            else:
+                lse = torch.logsumexp(z, dim=-1)
+            out_lp[sl] = tz - lse
+        kept = hidden.to(torch.float16).cpu().numpy() if self.keep_hidden and hidden is not None else None
+        return out_lp.cpu().numpy(), out_ent.cpu().numpy(), kept
+
+    # -- conditional log-probs: the tail of a text given its head ----------------------------
+
+    @torch.inference_mode()
+    def suffix_logprobs(self, texts: Sequence[str], starts: Sequence[int]) -> list[np.ndarray]:
+        """float32 log-probs of the tokens of ``texts[i]`` that overlap ``texts[i][starts[i]:]``.
+
+        For a sentence conditioned on a prompt (source PMI): like :meth:`score`, but the output
+        layer runs only on the positions that predict those tokens, not on the prompt, and
+        there are no entropies and no cache. Texts longer than ``max_tokens`` keep their *last*
+        ``max_tokens`` tokens, so the tail survives a long prompt. (Log-probs come from
+        ``log_softmax``, as they always have here: the base pass's in-place formula differs
+        in the last bits, and changing either would change published numbers.)
+        """
+        enc = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
+        results: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(texts)
+        seqs, first = [], []
+        for ids, offs, start in zip(enc["input_ids"], enc["offset_mapping"], starts):
+            k = next((j for j, (_a, b) in enumerate(offs) if b > start), len(ids))
+            ids = list(ids)
+            if len(ids) > self.max_tokens:
+                cut = len(ids) - self.max_tokens
+                ids, k = ids[cut:], max(0, k - cut)
+            seqs.append([self.prefix_id] + ids)
+            first.append(k)  # index (in ids) of the first tail token
+        decoder, head = self._decoder_and_head()
+        for batch in self.batches([len(s) for s in seqs]):
+            input_ids, mask = pad_batch([seqs[i] for i in batch], self.pad_id)
+            input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+            if decoder is not None:
+                hidden = decoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            else:
+                hidden = None
+                logits_all = self.model(input_ids=input_ids, attention_mask=mask).logits
+            for r, i in enumerate(batch):
+                n = len(seqs[i]) - 1  # tokens of the text; position t predicts token t (of ids)
+                k = first[i]
+                if k >= n:
+                    continue
+                targets = input_ids[r, 1 + k: 1 + n]
+                logits = head(hidden[r, k:n]) if hidden is not None else logits_all[r, k:n].clone()
+                logits = softcap_(logits.float(), self.softcap)
+                lp = torch.log_softmax(logits, dim=-1).gather(1, targets[:, None]).squeeze(1)
+                results[i] = lp.cpu().numpy().astype(np.float32)
+        return results
+
+    # -- passes for re-scoring signals (the word-order search) -------------------------------
+
+    @torch.inference_mode()
+    def hidden_states(self, seqs: Sequence[Sequence[int]]) -> list[torch.Tensor]:
+        """float32 last hidden states [len+1, hidden] of ``[start token] + seq`` for each token-id
+        sequence (the model's body only, no output layer; needs a model with a separable body)."""
+        decoder, _ = self._decoder_and_head()
+        out: list[torch.Tensor] = [None] * len(seqs)  # type: ignore[list-item]
+        for batch in self.batches([len(s) + 1 for s in seqs]):
+            ids, mask = pad_batch([[self.prefix_id] + list(seqs[i]) for i in batch], self.pad_id)
+            hidden = decoder(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                             use_cache=False).last_hidden_state
+            for r, i in enumerate(batch):
+                out[i] = hidden[r, : len(seqs[i]) + 1].float().cpu()
+        return out
+
+    def score_windows(self, groups, first=None) -> list[list[np.ndarray]]:
+        """Per :class:`~mtqa.models.windows.WindowGroup`, per window: float32 log-probs of the
+        window's tokens given the group's prefix (up to the window's start) and the window
+        before them; ``first[g][w]`` (when not None) is window w's first log-prob, known already.
+        See :func:`mtqa.models.windows.score_windows` (packed passes, bfloat16 rescoring precision)."""
+        from mtqa.models.windows import score_windows
+
+        return score_windows(self, groups, first)
+
     def output_weight(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The output layer's float weight matrix [vocab, hidden] and bias (None, None: not available)."""
         head = self.model.get_output_embeddings()
@@ -154,6 +322,37 @@ class CausalLM:
         if getattr(self.model.config, "tie_word_embeddings", False) and emb is not None:
             return emb.weight, None
         return None, None
+
+    @property
+    def has_output_matrix(self) -> bool:
+        """Can single logits be taken as dot products (:meth:`token_logits` without the whole layer)?"""
+        return self.output_weight()[0] is not None
+
+    @torch.inference_mode()
+    def token_logits(self, h: torch.Tensor, ids: torch.Tensor) -> np.ndarray:
+        """float64 softcapped logits of tokens ``ids`` at hidden states ``h`` (CPU, float32):
+        [rows, len(ids)] for a 1D ``ids``; one per row ([rows, 1]) for ``ids`` of shape [rows, 1].
+
+        A dot product with the few output-matrix rows needed, brought to the states (which may
+        come from a GPU pass); the whole output layer only when the model has no float matrix.
+        """
+        weight, bias = self.output_weight()
+        if weight is None:  # no float matrix to take dot products with: the whole output layer
+            _, head = self._decoder_and_head()
+            full = head(h.to(self.device, self.dtype)).float().cpu()
+            x = full.gather(1, ids) if ids.dim() == 2 else full[:, ids]
+        else:
+            rows = ids[:, 0] if ids.dim() == 2 else ids
+            w = weight[rows.to(weight.device)].float().to(h.device)
+            b = bias[rows.to(bias.device)].float().to(h.device) if bias is not None else None
+            if ids.dim() == 2:  # one token per row
+                x = (h * w).sum(-1, keepdim=True) + (b[:, None] if b is not None else 0.0)
+            else:
+                x = h @ w.T + (b[None, :] if b is not None else 0.0)
+        x = x.float()
+        if self.softcap:
+            x = torch.tanh(x / self.softcap) * self.softcap
+        return x.numpy().astype(np.float64)
 
     @torch.inference_mode()
     def head_logprobs(self, hidden: torch.Tensor, targets: torch.Tensor, *, chunk: int = 512) -> torch.Tensor:
@@ -187,8 +386,7 @@ class CausalLM:
             z = (hb[start : start + chunk] @ self._head_bf16.T).float()
             if bias is not None:
                 z += bias.float()
-            if self.softcap:
-                z.div_(self.softcap).tanh_().mul_(self.softcap)
+            softcap_(z, self.softcap)
             m = z.amax(dim=-1, keepdim=True)
             lse[start : start + chunk] = z.sub_(m).exp_().sum(-1).log_() + m[:, 0]
         return tz - lse
@@ -203,108 +401,3 @@ class CausalLM:
         if self.dtype != torch.float32 or self.quantize != "none":
             return contextlib.nullcontext()
         return torch.autocast(device_type="cuda" if self.device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
-
-    def _decoder_and_head(self):
-        head = self.model.get_output_embeddings()
-        decoder = getattr(self.model, "model", None)
-        if head is None or decoder is None:
-            return None, None
-        return decoder, head
-
-    @torch.inference_mode()
-    def score(self, texts: Sequence[str], batch_tokens: int = 4096, batch_size: int = 32) -> list[TokenScores]:
-        """Score ``texts``; results in input order. Batches hold at most ``batch_tokens`` padded tokens."""
-        cached = {t: self._cache[t] for t in texts if t in self._cache}
-        todo = list(dict.fromkeys(t for t in texts if t not in cached))
-        fresh = dict(zip(todo, self._score_uncached(todo, batch_tokens, batch_size))) if todo else {}
-        for t, r in fresh.items():
-            self._cache[t] = r
-            if len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        return [cached.get(t) or fresh[t] for t in texts]
-
-    def clear_cache(self) -> None:
-        """Forget cached scores. The pipeline calls this per chunk, so a chunk's scores depend
-        only on the chunk (bit-identical whether a job ran whole, resumed, or was sharded)."""
-        self._cache.clear()
-
-    def _score_uncached(self, texts: Sequence[str], batch_tokens: int, batch_size: int) -> list[TokenScores]:
-        enc = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
-        ids_list = enc["input_ids"]
-        offs_list = enc["offset_mapping"]
-        order = sorted(range(len(texts)), key=lambda i: len(ids_list[i]))
-        results: list[TokenScores | None] = [None] * len(texts)
-        batch: list[int] = []
-        for i in order:
-            n = min(len(ids_list[i]), self.max_tokens) + 1
-            if batch and (len(batch) + 1 > batch_size or (len(batch) + 1) * n > batch_tokens):
-                self._run(batch, ids_list, offs_list, results)
-                batch = []
-            batch.append(i)
-        if batch:
-            self._run(batch, ids_list, offs_list, results)
-        return results  # type: ignore[return-value]
-
-    def _run(self, batch, ids_list, offs_list, results) -> None:
-        seqs = [[self.prefix_id] + list(ids_list[i][: self.max_tokens]) for i in batch]
-        width = max(len(s) for s in seqs)
-        input_ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for row, s in enumerate(seqs):
-            input_ids[row, : len(s)] = torch.tensor(s)
-            mask[row, : len(s)] = 1
-        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
-        # positions t predict token t+1; keep only those whose target is a real token
-        target_mask = mask[:, 1:].bool()
-        targets = input_ids[:, 1:][target_mask]
-        logprobs, entropies, hidden = self._target_logprobs(input_ids, mask, target_mask, targets)
-        cursor = 0
-        for row, i in enumerate(batch):
-            n = len(seqs[row]) - 1
-            offsets = np.asarray(offs_list[i][:n], dtype=np.int32).reshape(-1, 2)
-            results[i] = TokenScores(
-                offsets=offsets,
-                logprobs=logprobs[cursor : cursor + n],
-                entropies=entropies[cursor : cursor + n],
-                truncated=len(ids_list[i]) > self.max_tokens,
-                hidden=hidden[cursor : cursor + n] if hidden is not None else None,
-            )
-            cursor += n
-
-    def _target_logprobs(self, input_ids, mask, target_mask, targets):
-        decoder, head = self._decoder_and_head()
-        if decoder is not None:
-            hidden = decoder(input_ids=input_ids, attention_mask=mask, use_cache=False).last_hidden_state
-            hidden = hidden[:, :-1][target_mask]
-        else:  # unusual architecture: fall back to the full forward pass
-            logits = self.model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits[:, :-1][target_mask]
-            hidden = None
-        total = targets.shape[0]
-        out_lp = torch.empty(total, dtype=torch.float32, device=hidden.device if hidden is not None else logits.device)
-        out_ent = torch.full_like(out_lp, float("nan"))
-        for start in range(0, total, self.head_chunk):
-            sl = slice(start, start + self.head_chunk)
-            z = head(hidden[sl]) if hidden is not None else logits[sl]
-            z = z.float() if z.dtype != torch.float32 else (z.clone() if hidden is None else z)
-            if self.softcap:
-                z.div_(self.softcap).tanh_().mul_(self.softcap)
-            # log p = z - logsumexp(z); entropy = logsumexp(z) - sum(softmax(z) * z).
-            # Done in place on the chunk: one pass for exp, one for the weighted sum, instead
-            # of materialising log_softmax, its exp and their product.
-            z.sub_(z.amax(dim=-1, keepdim=True))
-            tz = z.gather(1, targets[sl, None]).squeeze(1)
-            if self.entropy:
-                e = torch.exp(z)
-                s = e.sum(-1)
-                ez = torch.einsum("ij,ij->i", e, z)
-                lse = torch.log(s)
-                out_ent[sl] = lse - ez / s
-            else:
-                lse = torch.logsumexp(z, dim=-1)
-            out_lp[sl] = tz - lse
-        kept = hidden.to(torch.float16).cpu().numpy() if self.keep_hidden and hidden is not None else None
-        return out_lp.cpu().numpy(), out_ent.cpu().numpy(), kept
-
-
-def nats_to_bits(x: float) -> float:
-    return x / math.log(2)

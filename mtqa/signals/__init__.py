@@ -17,14 +17,11 @@ def build_signals(config: JobConfig, lm: CausalLM) -> list[Signal]:
     from mtqa.signals.source import SourceSignal
     from mtqa.signals.word_order import WordOrderSignal
 
-    m = config.model
     return [
-        LMSignal(lm, spike_z=config.scoring.spike_z, spike_min=config.scoring.spike_min,
-                 batch_tokens=m.batch_tokens, batch_size=m.batch_size),
-        WordOrderSignal(lm, threshold=config.scoring.word_order_threshold,
-                        batch_tokens=m.batch_tokens, batch_size=m.batch_size),
+        LMSignal(lm, spike_z=config.scoring.spike_z, spike_min=config.scoring.spike_min),
+        WordOrderSignal(lm, threshold=config.scoring.word_order_threshold),
         ArtefactSignal(),
-        SourceSignal(lm, unit=config.unit, batch_tokens=m.batch_tokens, batch_size=m.batch_size),
+        SourceSignal(lm, unit=config.unit),
         ReferenceSignal(unit=config.unit),
     ]
 

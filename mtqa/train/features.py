@@ -22,16 +22,17 @@ from mtqa.train.data import DataSpec, Example, load_examples
 from mtqa.types import Article, Sentence
 
 
-def feature_signals(lm, batch_tokens: int = 4096, batch_size: int = 64) -> list[Signal]:
-    """The signals whose columns the combiner learns from (the pipeline runs the same ones)."""
+def feature_signals(lm) -> list[Signal]:
+    """The signals whose columns the combiner learns from (the pipeline runs the same ones;
+    batch sizes are the model's own settings)."""
     from mtqa.signals.artefacts import ArtefactSignal
     from mtqa.signals.lm import LMSignal
     from mtqa.signals.source import SourceSignal
 
     return [
-        LMSignal(lm, batch_tokens=batch_tokens, batch_size=batch_size),
+        LMSignal(lm),
         ArtefactSignal(),
-        SourceSignal(lm, unit="segment", batch_tokens=batch_tokens, batch_size=batch_size),
+        SourceSignal(lm, unit="segment"),
     ]
 
 

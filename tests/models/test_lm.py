@@ -1,4 +1,5 @@
-"""CausalLM's fast output layer against a plain log_softmax reference, on a tiny model."""
+"""CausalLM's passes (base, suffix, body, windows, output layer) against plain references on a
+tiny random-weight model, and the batching helpers they share."""
 
 from __future__ import annotations
 
@@ -34,8 +35,7 @@ def reference(lm, text):
 
 
 def test_logprobs_and_entropies_match_reference(tiny_lm):
-    tiny_lm.clear_cache()
-    scores = tiny_lm.score(TEXTS, batch_tokens=64, batch_size=2)
+    scores = tiny_lm.variant(batch_tokens=64, batch_size=2).score(TEXTS)
     assert len(scores) == len(TEXTS)
     for text, ts in zip(TEXTS, scores):
         lp, ent = reference(tiny_lm, text) if text else (np.zeros(0), np.zeros(0))
@@ -78,14 +78,8 @@ def test_bfloat16_and_int8_run(tiny_lm):
 def test_kept_hidden_states_reproduce_the_logprobs(tiny_lm):
     """TokenScores.hidden row t is the state that predicts token t: the head on it gives logprobs[t]."""
     tiny_lm.clear_cache()
-    assert tiny_lm.score(TEXTS[1:2])[0].hidden is None  # off unless a signal asks for it
-    tiny_lm.clear_cache()
-    tiny_lm.keep_hidden = True
-    try:
-        scores = tiny_lm.score(TEXTS, batch_tokens=64, batch_size=2)
-    finally:
-        tiny_lm.keep_hidden = False
-        tiny_lm.clear_cache()
+    assert tiny_lm.score(TEXTS[1:2])[0].hidden is None  # off unless the model is built to keep them
+    scores = tiny_lm.variant(keep_hidden=True, batch_tokens=64, batch_size=2).score(TEXTS)
     for text, ts in zip(TEXTS, scores):
         assert ts.hidden is not None and ts.hidden.dtype == np.float16
         assert ts.hidden.shape == (len(ts.logprobs), tiny_lm.model.config.hidden_size)
@@ -120,7 +114,7 @@ def test_rescoring_runs_in_bfloat16_only_for_a_float32_model(tiny_lm):
 
 
 def test_auto_dtype_is_bfloat16_only_where_the_hardware_has_it(monkeypatch):
-    from mtqa.models import lm as lm_module
+    from mtqa.models import device as lm_module
 
     monkeypatch.setattr(lm_module, "cpu_has_bf16", lambda: True)
     assert lm_module.resolve_dtype("auto", "cpu") == torch.bfloat16
@@ -129,3 +123,142 @@ def test_auto_dtype_is_bfloat16_only_where_the_hardware_has_it(monkeypatch):
     monkeypatch.setattr(lm_module, "cpu_has_bf16", lambda: False)
     assert lm_module.resolve_dtype("auto", "cpu") == torch.float32  # emulated bf16 would be slower
     assert lm_module.resolve_dtype("auto", "cuda") == torch.bfloat16
+
+
+# -- one model, several configurations ---------------------------------------------------------
+
+
+def test_variant_shares_the_weights_but_not_settings_or_cache(tiny_lm):
+    tiny_lm.clear_cache()
+    v = tiny_lm.variant(batch_size=1, keep_hidden=True)
+    assert v.model is tiny_lm.model and v.tokenizer is tiny_lm.tokenizer
+    assert (v.batch_size, v.keep_hidden) == (1, True) and (tiny_lm.batch_size, tiny_lm.keep_hidden) == (64, False)
+    a = v.score(TEXTS[:2])
+    assert tiny_lm.score(TEXTS[:1])[0] is not a[0]  # its own cache
+    np.testing.assert_allclose(a[0].logprobs, tiny_lm.score(TEXTS[:1])[0].logprobs, atol=1e-5)
+    with pytest.raises(TypeError, match="unknown settings"):
+        tiny_lm.variant(device="cuda")
+
+
+def test_batch_settings_bound_every_pass_and_keep_the_callers_order(tiny_lm, monkeypatch):
+    """score and suffix_logprobs cut batches by the model's own settings, not by the caller."""
+    from mtqa.models import lm as lm_module
+
+    seen: list[list[int]] = []
+    real = lm_module.length_batches
+
+    def spy(lengths, batch_tokens, batch_size, sort_keys=None):
+        out = real(lengths, batch_tokens, batch_size, sort_keys)
+        seen.extend(out)
+        assert all(len(b) <= batch_size and len(b) * max(lengths[i] for i in b) <= max(batch_tokens, max(lengths))
+                   for b in out)
+        return out
+
+    monkeypatch.setattr(lm_module, "length_batches", spy)
+    small = tiny_lm.variant(batch_tokens=40, batch_size=2)
+    texts = [t for t in TEXTS if t][:3] + ["One more sentence to score here."]
+    scores = small.score(texts)
+    assert len(seen) >= 2 and sorted(i for b in seen for i in b) == list(range(len(set(texts))))
+    for text, ts in zip(texts, scores):
+        np.testing.assert_allclose(ts.logprobs, reference(tiny_lm, text)[0], atol=1e-4)
+
+
+# -- the other passes against plain references --------------------------------------------------
+
+
+def test_suffix_logprobs_match_the_reference_tail(tiny_lm):
+    prompts = ["Source: Le conseil.\nEnglish translation: ", "Q: ", ""]
+    targets = ["The council met on Monday.", "Prices rose.", "Short."]
+    texts = [p + t for p, t in zip(prompts, targets)]
+    got = tiny_lm.variant(batch_size=2).suffix_logprobs(texts, [len(p) for p in prompts])
+    for text, prompt, lp in zip(texts, prompts, got):
+        ids = tiny_lm.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        keep = np.array([b > len(prompt) for _a, b in ids["offset_mapping"]])
+        assert lp.dtype == np.float32 and len(lp) == keep.sum()
+        np.testing.assert_allclose(lp, reference(tiny_lm, text)[0][keep], atol=1e-4)
+
+
+def test_hidden_states_and_token_logits(tiny_lm):
+    ids = tiny_lm.tokenizer(TEXTS[1], add_special_tokens=False)["input_ids"]
+    (h,) = tiny_lm.hidden_states([ids])
+    assert h.shape == (len(ids) + 1, tiny_lm.model.config.hidden_size) and h.dtype == torch.float32
+    with torch.inference_mode():
+        full = tiny_lm.model.lm_head(h).float()
+    if tiny_lm.softcap:
+        full = torch.tanh(full / tiny_lm.softcap) * tiny_lm.softcap
+    some = torch.tensor([5, 17, ids[0]])
+    np.testing.assert_allclose(tiny_lm.token_logits(h, some), full[:, some].numpy(), atol=1e-4)
+    per_row = torch.tensor(ids + [ids[0]])[:, None]  # one token per row
+    np.testing.assert_allclose(tiny_lm.token_logits(h, per_row)[:, 0], full.gather(1, per_row)[:, 0].numpy(), atol=1e-4)
+    assert tiny_lm.has_output_matrix
+
+
+def _window_reference(lm, prefix, start, window):
+    """log p(window tokens | prefix[:start]) from one plain float32 pass over prefix[:start] + window."""
+    ids = list(prefix[:start]) + list(window)
+    x = torch.tensor([[lm.prefix_id] + ids])
+    with torch.inference_mode():
+        logits = lm.model(input_ids=x).logits[0, :-1].float()
+    logp = torch.log_softmax(logits, -1).gather(1, torch.tensor(ids)[:, None])[:, 0].numpy()
+    return logp[start:]
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_score_windows_match_plain_passes(tiny_lm, monkeypatch, packed):
+    """Windows packed after their shared prefix (4D mask, restarted positions) score as if each
+    ran alone after the prefix; the unpacked fallback (one row per window) gives the same."""
+    from mtqa.models import windows
+    from mtqa.models.windows import WindowGroup
+
+    if not packed:
+        monkeypatch.setattr(windows, "attention_mask_4d", lambda lm, allowed: None)
+    tok = lambda t: tiny_lm.tokenizer(t, add_special_tokens=False)["input_ids"]  # noqa: E731
+    a, b = tok(TEXTS[1]), tok("The council met on Monday evening in the town hall.")
+    groups = [
+        WindowGroup(a, [3, 5, 3], [a[4:6] + a[3:4], a[6:8], tok(" rose")]),
+        WindowGroup(b, [0, 2], [b[1:3], b[3:4] + b[2:3] + b[4:5]]),
+        WindowGroup(a, [], []),
+    ]
+    known = [[None, -1.5, None], [None, None], []]
+    got = tiny_lm.variant(batch_tokens=64, batch_size=2).score_windows(groups, known)
+    assert [len(g) for g in got] == [3, 2, 0]
+    for g, lps, kn in zip(groups, got, known):
+        for start, window, lp, k in zip(g.starts, g.windows, lps, kn):
+            ref = _window_reference(tiny_lm, g.prefix, start, window)
+            assert lp.dtype == np.float32 and lp.shape == ref.shape
+            if k is not None:
+                assert lp[0] == np.float32(k)  # a known first log-prob is taken, not recomputed
+                lp, ref = lp[1:], ref[1:]
+            np.testing.assert_allclose(lp, ref, atol=0.05)  # bfloat16 rescoring precision
+
+
+# -- batching helpers (no model) ----------------------------------------------------------------
+
+
+def test_length_batches():
+    from mtqa.models.batching import length_batches
+
+    lengths = [5, 1, 9, 3, 3, 30, 2]
+    batches = length_batches(lengths, batch_tokens=12, batch_size=3)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    flat = [i for b in batches for i in b]
+    assert [lengths[i] for i in flat] == sorted(lengths)  # shortest first: rows of a batch have similar length
+    for b in batches:
+        assert len(b) <= 3 and (len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 12)
+    assert [5] in batches  # a row longer than batch_tokens still gets a batch of its own
+    assert length_batches([], 10, 2) == []
+    # sort_keys order the rows (the base pass sorts by untruncated length, costs by truncated)
+    assert length_batches([4, 4, 4], 100, 2, sort_keys=[9, 1, 5]) == [[1, 2], [0]]
+
+
+def test_pad_batch_and_softcap():
+    from mtqa.models.batching import pad_batch, softcap_
+
+    ids, mask = pad_batch([[7, 8, 9], [4]], pad_id=0)
+    assert ids.tolist() == [[7, 8, 9], [4, 0, 0]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert ids.dtype == mask.dtype == torch.long
+    x = torch.tensor([-100.0, -1.0, 0.0, 3.0, 100.0])
+    want = torch.tanh(x / 30.0) * 30.0
+    out = softcap_(x, 30.0)
+    assert out is x and torch.equal(x, want)
+    assert torch.equal(softcap_(x.clone(), None), x)

@@ -8,7 +8,7 @@ import numpy as np
 
 from mtqa.models.lm import TokenScores
 from mtqa.segment import segment
-from mtqa.signals.source import SourceSignal, prompt_pair, suffix_logprobs, target_logprobs
+from mtqa.signals.source import SourceSignal, conditional_prompt
 from mtqa.types import Article
 
 
@@ -18,6 +18,12 @@ def art(text, source=None, unit="segment", aid="a"):
     return a
 
 
+def target_logprobs(ts: TokenScores, target_start: int) -> np.ndarray:
+    """The reference for suffix_logprobs: log-probs of the tokens that overlap the text from
+    ``target_start`` on (a token straddling the start counts), read from a full scoring."""
+    return ts.logprobs[ts.offsets[:, 1] > target_start] if len(ts.logprobs) else ts.logprobs
+
+
 def test_target_logprobs_reads_tokens_from_the_offset():
     ts = TokenScores(np.array([[0, 7], [7, 10], [10, 14], [14, 18]], dtype=np.int32),
                      np.array([-1, -2, -3, -4], dtype=np.float32), np.zeros(4, dtype=np.float32), False)
@@ -25,18 +31,35 @@ def test_target_logprobs_reads_tokens_from_the_offset():
     assert target_logprobs(ts, 9).tolist() == [-2, -3, -4]  # a token straddling the start counts
 
 
-def test_prompt_pair_offsets():
-    cond, c0, unc, u0 = prompt_pair("Le  chat\nnoir.", "The black cat.")
-    assert cond[c0:] == unc[u0:] == "The black cat."
-    assert "Le chat noir." in cond
+def test_conditional_prompt_offsets():
+    cond, c0 = conditional_prompt("Le  chat\nnoir.", "The black cat.")
+    assert cond[c0:] == "The black cat."
+    assert cond == "Source: Le chat noir.\nEnglish translation: The black cat."  # one line break: the template's
 
 
 def test_suffix_logprobs_match_full_scoring(lm):
     text = "Source: Guten Morgen.\nEnglish translation: Good morning."
     start = text.index("Good")
     full = lm.score([text])[0]
-    got = suffix_logprobs(lm, [text], [start])[0]
+    got = lm.suffix_logprobs([text], [start])[0]
+    assert got.dtype == np.float32
     np.testing.assert_allclose(got, target_logprobs(full, start), atol=2e-3)
+
+
+def test_suffix_logprobs_keeps_the_tail_of_a_long_text(lm):
+    """Over max_tokens the *head* is cut (the target survives a long source); a start past the
+    end gives no tokens; results come back in the caller's order whatever the batching."""
+    short = lm.variant(batch_size=2, max_tokens=12)  # the shared model keeps its settings
+    prompt = "Source: " + "Der Rat tagte am Montag in Wien und beriet lange. " * 4 + "\nEnglish translation: "
+    texts = [prompt + "The council met.", "Good morning.", prompt + "It rained."]
+    starts = [len(prompt), len("Good morning."), len(prompt)]
+    got = short.suffix_logprobs(texts, starts)
+    assert got[1].size == 0
+    for text, start, lp in zip(texts[::2], starts[::2], got[::2]):
+        n_target = len(target_logprobs(lm.score([text])[0], start))
+        assert lp.size == n_target and 0 < n_target < 12
+    np.testing.assert_allclose(got[0], short.suffix_logprobs([texts[0]], [starts[0]])[0], atol=1e-4)
+    assert lm.max_tokens == 512
 
 
 def test_pmi_prefers_the_right_source(lm):

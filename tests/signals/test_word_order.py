@@ -6,7 +6,7 @@ import pytest
 
 from mtqa.segment import segment
 from mtqa.signals.word_order import (
-    WordOrderSignal, apply_move, enumerate_moves, enumerate_swaps, render, split_units, word_runs,
+    WordOrderSignal, allowed_moves, apply_move, enumerate_moves, enumerate_swaps, render, split_units, word_runs,
 )
 from mtqa.types import Article
 
@@ -74,13 +74,53 @@ def test_move_limits():
     assert apply_move(text, units, m, {}).text == "The company was founded in 1990 by John Smith."
 
 
+def test_allowed_moves_is_the_filter_enumerate_swaps_renders():
+    text = "The it sold company to Jason Stoltenberg in 1990."
+    units = split_units(text)
+    moves = allowed_moves(text, units)
+    assert 0 < len(moves) < len(enumerate_moves(units))  # the guards drop some moves
+    rendered = {apply_move(text, units, m, recase).text for m, recase in moves} - {text}
+    assert rendered == {c.text for c in enumerate_swaps(text)[1]}
+    assert allowed_moves("Two words.", split_units("Two words.")) == []
+
+
 # -- on the default model ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kept(lm):
+    """The default model as mtqa score builds it: the base pass keeps its hidden states."""
+    return lm.variant(keep_hidden=True)
 
 
 def _run(lm, text: str, **kw):
     article = Article("a", text, "test")
     article.sentences = segment(article)
     return article, WordOrderSignal(lm, **kw).compute([article])
+
+
+def test_the_search_proposes_exactly_the_enumerated_swaps(kept):
+    """Stage 1 ranks the very candidates enumerate_swaps lists (one filter): with no prior
+    floor and no cap, it proposes all of them."""
+    sig = WordOrderSignal(kept, min_prior=float("-inf"), max_candidates=100_000)
+    texts = ["The it sold company to Jason Stoltenberg in 1990.", "The company was founded in 1990.",
+             "He also for played the national team, scoring 40 goals.", "Is it raining?"]
+    proposed = sig.propose(texts, kept.score(texts))
+    for text, cands in zip(texts, proposed):
+        assert {c.text for c in cands} == {c.text for c in enumerate_swaps(text)[1]}, text
+        assert [c.prior for c in cands] == sorted((c.prior for c in cands), reverse=True)
+
+
+def test_without_kept_hidden_states_the_search_runs_the_body_itself(lm, kept):
+    """A model built without keep_hidden still searches (one more body pass), to the same result."""
+    text = "The council met on Monday. The company reported a sharp in rise profits for the third quarter."
+    lm.clear_cache()
+    assert lm.score(["The council met on Monday."])[0].hidden is None
+    _, plain = _run(lm, text)
+    _, fast = _run(kept, text)
+    assert plain.flags == fast.flags == [[], ["word_order"]]
+    assert plain.columns["word_order_suggestion"] == fast.columns["word_order_suggestion"]
+    assert plain.columns["word_order_score"] == pytest.approx(fast.columns["word_order_score"], abs=0.05)
 
 
 @pytest.mark.parametrize("scrambled, original, moved", [
@@ -91,8 +131,8 @@ def _run(lm, text: str, **kw):
     ("The minister said the talks were productive and that a deal be could reached soon.",
      "The minister said the talks were productive and that a deal could be reached soon.", "be could"),
 ])
-def test_a_swapped_pair_is_flagged_and_put_back(lm, scrambled, original, moved):
-    article, out = _run(lm, "The council met on Monday. " + scrambled)
+def test_a_swapped_pair_is_flagged_and_put_back(kept, scrambled, original, moved):
+    article, out = _run(kept, "The council met on Monday. " + scrambled)
     assert out.flags[0] == [] and out.columns["word_order_score"][0] < 5.0
     assert out.flags[1] == ["word_order"]
     assert out.columns["word_order_suggestion"][1] == original
@@ -105,8 +145,8 @@ def test_a_swapped_pair_is_flagged_and_put_back(lm, scrambled, original, moved):
     assert span.note.startswith("reads better as \"") and "\n" not in span.note
 
 
-def test_a_verb_final_clause_is_flagged(lm):
-    _, out = _run(lm, "The government will next week the new budget present.")
+def test_a_verb_final_clause_is_flagged(kept):
+    _, out = _run(kept, "The government will next week the new budget present.")
     assert out.flags[0] == ["word_order"]
     assert "present the new budget" in out.columns["word_order_suggestion"][0]
 
@@ -120,8 +160,8 @@ FLUENT = [
 ]
 
 
-def test_fluent_sentences_are_not_flagged(lm):
-    article, out = _run(lm, "\n".join(FLUENT))
+def test_fluent_sentences_are_not_flagged(kept):
+    article, out = _run(kept, "\n".join(FLUENT))
     assert len(article.sentences) == len(FLUENT)
     assert all(f == [] for f in out.flags), list(zip(out.columns["word_order_score"], FLUENT))
     assert all(s is None for s in out.columns["word_order_suggestion"])
