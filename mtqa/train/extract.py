@@ -59,9 +59,9 @@ class Extractor:
 
         resolved = resolve(model, log=lambda m: print(m, file=sys.stderr))
         self.model = resolved
-        self.lm = CausalLM(resolved.path, device="cpu", dtype=dtype, threads=threads)
+        # hidden states kept: the detector pools them, the word-order search reads them
+        self.lm = CausalLM(resolved.path, device="cpu", dtype=dtype, threads=threads, keep_hidden=True)
         self.signals = [LMSignal(self.lm), WordOrderSignal(self.lm), ArtefactSignal()]
-        self.lm.keep_hidden = True
 
     def signature(self) -> str:
         return "|".join([f"extract:{TARGET_SIGNALS_VERSION}", self.model.name, self.model.weights_sha256[:12],
