@@ -23,8 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="replace a previous mtqa output in OUT (only mtqa's own files are deleted; a folder holding "
                         "other files is refused)")
     p.add_argument("--unit", choices=["article", "segment"], help="split texts into sentences (article) or keep each row whole (segment)")
-    p.add_argument("--format", dest="formats", action="append", choices=["parquet", "jsonl", "csv"],
-                   help="also export both tables in this format (repeatable)")
+    p.add_argument("--format", dest="formats", action="extend", nargs="+", type=_formats, metavar="FORMAT",
+                   help="also export both tables as parquet, jsonl and/or csv (several values, a comma list, "
+                        "or the flag repeated)")
     p.add_argument("--model", help="embedded model name, local folder or Hugging Face id")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     p.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"])
@@ -33,6 +34,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--text-column", help="column holding the text in table inputs (default: text)")
     p.add_argument("--id-column", help="column holding the article id (default: id)")
+    p.add_argument("--source-column", help="column holding the source text in table inputs (default: source)")
+    p.add_argument("--reference-column", help="column holding a reference translation (default: reference)")
+    p.add_argument("--word-order-threshold", type=float,
+                   help="flag word_order when a reordering gains this much normalised log-prob (default 5.0)")
+    p.add_argument("--flag-quality", type=float, help="sentences below this quality get low_quality (default 0.5)")
     p.add_argument("--quantize", choices=["none", "int8"], help="int8: dynamic int8 quantisation (CPU, float32)")
     p.add_argument("--articles-per-chunk", type=int, help="articles segmented, scored and written together (default 32)")
     p.add_argument("--num-shards", type=int, help="split the job into N deterministic parts (job arrays); join with `mtqa merge`")
@@ -43,13 +49,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
+FORMATS = ("parquet", "jsonl", "csv")
+
+
+def _formats(value: str) -> list[str]:
+    """``--format parquet,csv`` and ``--format parquet csv`` alike (checked in :func:`split_formats`)."""
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def split_formats(values: list[str] | None, inputs: list[str]) -> list[str] | None:
+    """The export formats among ``--format``'s values. ``--format csv in.txt`` must still score
+    ``in.txt``: argparse hands every word after ``--format`` to it, so a value that is not a
+    format name but names a file or folder (or looks like a path) goes back to the inputs;
+    anything else is a one-line error."""
+    if not values:
+        return None
+    import os
+
+    from mtqa.errors import ConfigError
+
+    out = []
+    for v in values:
+        if v.lower() in FORMATS:
+            out.append(v.lower())
+        elif os.path.exists(v) or "." in v or "/" in v:
+            inputs.append(v)
+        else:
+            raise ConfigError(f"--format: unknown format {v!r} (choose from {', '.join(FORMATS)})")
+    return out
+
+
 def overrides(args: argparse.Namespace) -> dict:
+    inputs = list(args.inputs or [])
+    formats = split_formats([f for group in args.formats for f in group] if args.formats else None, inputs)
     return {
-        "inputs": args.inputs or None,
+        "inputs": inputs or None,
         "output": args.output,
         "overwrite": args.overwrite,
         "unit": args.unit,
-        "formats": args.formats,
+        "formats": formats,
         "model.name": args.model,
         "model.device": args.device,
         "model.dtype": args.dtype,
@@ -58,6 +96,10 @@ def overrides(args: argparse.Namespace) -> dict:
         "model.threads": args.threads,
         "columns.text": args.text_column,
         "columns.id": args.id_column,
+        "columns.source": args.source_column,
+        "columns.reference": args.reference_column,
+        "scoring.word_order_threshold": args.word_order_threshold,
+        "scoring.flag_quality": args.flag_quality,
         "progress": False if args.no_progress else None,
         "report": args.report,
         "model.quantize": args.quantize,
