@@ -68,6 +68,10 @@ def _human_system(name: str) -> bool:
     return name.startswith("ref")
 
 
+def _gold_value(v) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
 def _mqm_items(path: Path, set_name: str) -> list[Item]:
     from mtqa.evaluate.gold import load_gold
 
@@ -79,8 +83,7 @@ def _mqm_items(path: Path, set_name: str) -> list[Item]:
             continue
         f = r.fields
         system = str(f.get("system", ""))
-        g = r.scores.get(score)
-        g = None if g is None or (isinstance(g, float) and math.isnan(g)) else float(g)
+        g = _gold_value(r.scores.get(score))
         no_major = None
         if "n_major" in r.scores:
             no_major = 1.0 if r.scores["n_major"] == 0 and (g is None or g > -25) else 0.0
@@ -93,7 +96,9 @@ def _mqm_items(path: Path, set_name: str) -> list[Item]:
     return out
 
 
-def _wmt22_items(path: Path) -> list[Item]:
+def _mt_items(path: Path, set_name: str, wmt22: bool = False) -> list[Item]:
+    """MT-only judged sets: WMT22 dev (MQM z-scores, documents, no-major from MQM > 95) and
+    MLQE-PE (DA z-means; each row its own document)."""
     from mtqa.evaluate.gold import load_gold
 
     gold = load_gold(str(path))
@@ -101,24 +106,10 @@ def _wmt22_items(path: Path) -> list[Item]:
     for i, r in enumerate(gold.records):
         if not (r.text and r.text.strip()):
             continue
-        z = r.scores.get(gold.default_score)
-        no_major = 1.0 if r.scores.get("score", 0) > 95 else 0.0
-        out.append(Item("wmt22dev", "mt", str(r.fields.get("doc", "")), i, r.text, r.source, 1,
-                        None if z is None or math.isnan(z) else float(z), no_major))
-    return out
-
-
-def _mlqe_items(path: Path, set_name: str) -> list[Item]:
-    from mtqa.evaluate.gold import load_gold
-
-    gold = load_gold(str(path))
-    out = []
-    for i, r in enumerate(gold.records):
-        if not (r.text and r.text.strip()):
-            continue
-        z = r.scores.get(gold.default_score)
-        out.append(Item(set_name, "mt", f"row{i}", i, r.text, r.source, 1,
-                        None if z is None or math.isnan(z) else float(z)))
+        doc = str(r.fields.get("doc", "")) if wmt22 else f"row{i}"
+        no_major = (1.0 if r.scores.get("score", 0) > 95 else 0.0) if wmt22 else None
+        out.append(Item(set_name, "mt", doc, i, r.text, r.source, 1,
+                        _gold_value(r.scores.get(gold.default_score)), no_major))
     return out
 
 
@@ -181,12 +172,12 @@ def load_corpus(data: str | Path, sets: Iterable[str] | None = None) -> list[Ite
     if want("fluent"):
         items += _fluent_items(data / "fluent-en/mlqepe-en-de-train.tar.gz")
     if want("wmt22dev"):
-        items += _wmt22_items(data / "mqm/wmtqe22-zhen-dev.csv")
+        items += _mt_items(data / "mqm/wmtqe22-zhen-dev.csv", "wmt22dev", wmt22=True)
     for split in ("dev", "train"):
         for lp in MLQE_PAIRS:
             name = f"mlqe-{lp}-{split}"
             if want(name) or want(f"mlqe-{split}"):
-                items += _mlqe_items(data / f"da/mlqepe-{lp}-en-{split}.tar.gz", name)
+                items += _mt_items(data / f"da/mlqepe-{lp}-en-{split}.tar.gz", name)
     return items
 
 
