@@ -101,16 +101,41 @@ def test_head_logprobs_match_float32_within_bf16_error(tiny_lm):
     np.testing.assert_allclose(lp.numpy(), reference(tiny_lm, text)[0], atol=0.05)
 
 
-def test_rescoring_runs_in_bfloat16_only_for_a_float32_model(tiny_lm):
+def test_rescoring_runs_in_bfloat16_only_for_a_float32_model_with_native_bf16(tiny_lm):
     x = torch.ones(2, 2)
-    with tiny_lm.rescoring_precision():
-        assert (x @ x).dtype == torch.bfloat16
-    tiny_lm.dtype, saved = torch.bfloat16, tiny_lm.dtype
+    saved = tiny_lm.dtype, tiny_lm.native_bf16
     try:
+        tiny_lm.native_bf16 = True
+        with tiny_lm.rescoring_precision():
+            assert (x @ x).dtype == torch.bfloat16
+        assert tiny_lm.rescoring_dtype() == "bfloat16"
+        tiny_lm.native_bf16 = False  # a CPU that would emulate bf16 (4-5x slower): stay float32
+        with tiny_lm.rescoring_precision():
+            assert (x @ x).dtype == torch.float32
+        assert tiny_lm.rescoring_dtype() == "float32"
+        tiny_lm.dtype, tiny_lm.native_bf16 = torch.bfloat16, True
         with tiny_lm.rescoring_precision():
             assert (x @ x).dtype == torch.float32  # a bf16/fp16 model runs as it is
     finally:
-        tiny_lm.dtype = saved
+        tiny_lm.dtype, tiny_lm.native_bf16 = saved
+
+
+def test_head_logprobs_is_exact_float32_without_native_bf16(tiny_lm):
+    """Without native bf16 the log-normaliser is a float32 product: equal to the full softmax."""
+    saved = tiny_lm.native_bf16
+    try:
+        tiny_lm.native_bf16 = False
+        tiny_lm._head_bf16 = None
+        text = "A short sentence for the head."
+        ids = [tiny_lm.prefix_id] + tiny_lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+        decoder, _ = tiny_lm._decoder_and_head()
+        with torch.inference_mode():
+            hidden = decoder(input_ids=torch.tensor([ids])).last_hidden_state[0, :-1]
+        lp = tiny_lm.head_logprobs(hidden, torch.tensor(ids[1:]))
+        np.testing.assert_allclose(lp.numpy(), reference(tiny_lm, text)[0], atol=1e-4)
+        assert tiny_lm._head_bf16 is None  # no bf16 copy of the output matrix was made
+    finally:
+        tiny_lm.native_bf16 = saved
 
 
 def test_auto_dtype_is_bfloat16_only_where_the_hardware_has_it(monkeypatch):

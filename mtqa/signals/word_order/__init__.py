@@ -45,7 +45,7 @@ class WordOrderSignal(ReorderSearch, Signal):
     """Flags sentences that a small reordering makes markedly more probable under the LM."""
 
     name = "word_order"
-    # 2: stage 2 runs in bfloat16 (CausalLM.rescoring_precision, CausalLM.head_logprobs)
+    # 2: stage 2 runs in bfloat16 where native (CausalLM.rescoring_precision, CausalLM.head_logprobs)
     version = "2"
     columns = (
         Column("word_order_score", "float32",
@@ -69,8 +69,8 @@ class WordOrderSignal(ReorderSearch, Signal):
                 "max_move": self.max_move,
                 "min_prior": self.min_prior, "context_after": self.context_after, "max_words": self.max_words,
                 "max_tokens": self.lm.max_tokens, "log": "e",
-                # int8 models keep their int8 body in stage 2; the log-normaliser is bfloat16 either way
-                "rescoring": "bfloat16" if self.lm.quantize == "none" else "int8+bfloat16-normaliser"}
+                # bfloat16 only where the hardware computes it natively (CausalLM.rescoring_dtype)
+                "rescoring": self.lm.rescoring_dtype()}
 
     def compute(self, articles: Sequence[Article]) -> SignalOutput:
         sentences = flatten(articles)
