@@ -233,12 +233,12 @@ def test_a_job_with_no_text_writes_valid_empty_datasets(tmp_path, tiny_model):
 
 # -- 10. disk full ---------------------------------------------------------------------------------
 def test_disk_full_mid_job_is_one_line_and_the_rerun_resumes(tmp_path, capsys, tiny_model, monkeypatch):
-    from mtqa import writers
+    from mtqa.writers import shards
 
     corpus = write_corpus(tmp_path / "in", n_files=2, rows_per_file=6, seed=2)
     out = tmp_path / "out"
     args = score_args(tiny_model, str(corpus), "-o", str(out), "--articles-per-chunk", "2")
-    real = writers.ipc.new_stream
+    real = shards.ipc.new_stream
     calls = {"n": 0}
 
     def filling(*a, **kw):
@@ -247,14 +247,14 @@ def test_disk_full_mid_job_is_one_line_and_the_rerun_resumes(tmp_path, capsys, t
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(*a, **kw)
 
-    monkeypatch.setattr(writers.ipc, "new_stream", filling)
+    monkeypatch.setattr(shards.ipc, "new_stream", filling)
     code, _, err = cli(capsys, *args)
     assert code == 2, err
     lines = error_lines(err)
     assert len(lines) == 1 and "internal error" not in err, err
     assert f"cannot write {out}/.mtqa/shards/sentences-00000002.arrow: no space left on device" in lines[0]
     assert "Nothing already scored is lost" in lines[0] and "run the same command again to resume" in lines[0]
-    monkeypatch.setattr(writers.ipc, "new_stream", real)
+    monkeypatch.setattr(shards.ipc, "new_stream", real)
     code, _, err = cli(capsys, *args)
     assert code == 1 and "resuming the unfinished job in" in err and "(2 chunk(s) already done)" in err, err
     whole = tmp_path / "whole"
@@ -263,22 +263,22 @@ def test_disk_full_mid_job_is_one_line_and_the_rerun_resumes(tmp_path, capsys, t
 
 
 def test_disk_full_while_finishing_keeps_every_chunk(tmp_path, capsys, tiny_model, monkeypatch):
-    from mtqa import writers
+    from mtqa.writers import shards
 
     good = article(tmp_path / "in")
     out = tmp_path / "out"
     args = score_args(tiny_model, str(good), "-o", str(out))
-    real = writers.save_dataset_atomic
+    real = shards.save_dataset_atomic
 
     def full(ds, final, scratch):
         raise OSError(errno.ENOSPC, "No space left on device", str(scratch / f"tmp-{final.name}"))
 
-    monkeypatch.setattr(writers, "save_dataset_atomic", full)
+    monkeypatch.setattr(shards, "save_dataset_atomic", full)
     code, _, err = cli(capsys, *args)
     assert code == 2 and len(error_lines(err)) == 1, err
     assert "tmp-sentences: no space left on device" in err and "all 1 chunk(s) are kept" in err
     assert "run the same command again to finish the output" in err
-    monkeypatch.setattr(writers, "save_dataset_atomic", real)
+    monkeypatch.setattr(shards, "save_dataset_atomic", real)
     code, _, err = cli(capsys, *args)
     assert code == 0 and "resuming" in err, err
     assert len(load_tables(out)["sentences"]) == 2

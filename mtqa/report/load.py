@@ -27,16 +27,16 @@ import numpy as np
 from mtqa.errors import MtqaError
 
 #: sentence columns that are not "signals" (the numeric columns shown in the table; string
-#: columns such as the suggestion are never shown there)
+#: columns such as a suggestion are never shown there)
 _STRUCTURAL = {"article_id", "sentence_id", "paragraph_id", "start", "end", "text", "quality", "flags", "spans",
                "mt_probability"}
 #: the detector's columns (issue 12): sentence and article probability that the text is machine-made
 MT_COLUMN = "mt_probability"
 #: articles.language for an article mostly not in English (no mt_probability)
 NOT_ENGLISH = "not-en"
-#: the string column holding a better-ordered rewrite of a flagged sentence (the word-order
-#: signal's); the article view lists these under "Suggested word order"
-SUGGESTION_COLUMN = "word_order_suggestion"
+#: the column role (``mtqa.signals.base.Column.role``) of a rewrite of a flagged sentence (the
+#: word-order signal declares one); the article view lists these under the sentence
+SUGGESTION_ROLE = "suggestion"
 #: how many numeric signal columns the sentence table shows at most
 MAX_SIGNAL_COLUMNS = 6
 HISTOGRAM_BINS = 20
@@ -173,6 +173,26 @@ def _numeric_signal_columns(ds) -> list[str]:
     return out[:MAX_SIGNAL_COLUMNS]
 
 
+def _suggestion_columns(ds) -> list[str]:
+    """The sentence columns some signal declares with the role ``suggestion``, in the dataset's order.
+
+    Found from the signals' own declarations (:mod:`mtqa.signals.registry`), not by name, so a
+    new signal's suggestion column is shown without changing the report. Only string columns
+    are candidates, and the registry is consulted only when there is one: an output without
+    any (e.g. scored with the word-order signal off) loads no signal code.
+    """
+    import datasets
+
+    candidates = [name for name, f in ds.features.items()
+                  if name not in _STRUCTURAL and isinstance(f, datasets.Value) and f.dtype in ("string", "large_string")]
+    if not candidates:
+        return []
+    from mtqa.signals.registry import columns_with_role
+
+    declared = set(columns_with_role(SUGGESTION_ROLE))
+    return [c for c in candidates if c in declared]
+
+
 def _quality_array(table, name: str = "quality") -> np.ndarray:
     import pyarrow.compute as pc
 
@@ -281,7 +301,7 @@ def load(out_dir: str | Path, max_articles: int = 50, max_sentences: int = 2000)
     flag_counts = dict(sorted(flag_counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
     signal_columns = _numeric_signal_columns(sentences)
-    has_sugg = SUGGESTION_COLUMN in sentences.column_names
+    suggestion_columns = _suggestion_columns(sentences)
     has_spans = "spans" in sentences.column_names
     has_offsets = all(c in sentences.column_names for c in ("start", "end"))
 
@@ -302,7 +322,7 @@ def load(out_dir: str | Path, max_articles: int = 50, max_sentences: int = 2000)
             start=int(r.get("start") or 0),
             end=int(r.get("end") or 0),
             spans=_spans(r.get("spans")),
-            suggestion=(str(r[SUGGESTION_COLUMN]) if r.get(SUGGESTION_COLUMN) else None),
+            suggestion=next((str(r[c]) for c in suggestion_columns if r.get(c)), None),
             signals={c: _f(r.get(c)) for c in signal_columns},
             mt_probability=_f(r.get(MT_COLUMN)),
         )
@@ -325,8 +345,7 @@ def load(out_dir: str | Path, max_articles: int = 50, max_sentences: int = 2000)
         cols = ["article_id", "sentence_id", "paragraph_id", "start", "end", "quality", "flags", "text", MT_COLUMN]
         if has_spans:
             cols.append("spans")
-        if has_sugg:
-            cols.append(SUGGESTION_COLUMN)
+        cols += suggestion_columns
         by_article: dict[str, list[SentenceRow]] = {}
         for r in rows_at(idx, cols):
             row = make_row(r)

@@ -16,7 +16,7 @@ import pytest
 from mtqa.cli import main
 from mtqa.errors import MtqaError
 from mtqa.report import render_report, write_report
-from mtqa.report.html import render_range
+from mtqa.report.spans import render_range
 from mtqa.report.load import SpanHit
 
 from .conftest import (LABELS, XSS_EVIDENCE, XSS_ID, XSS_IMG, XSS_NOTE, XSS_SCRIPT, build_job, sample_articles,

@@ -1,0 +1,32 @@
+"""``--format``: the final datasets also as ``OUT/{sentences,articles}.{parquet,jsonl,csv}``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+
+def export(ds, path: Path, fmt: str) -> None:
+    """Write ``ds`` to ``path`` as ``fmt`` under a temporary name, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        _export(ds, tmp, fmt)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def _export(ds, path: Path, fmt: str) -> None:
+    if fmt == "parquet":
+        ds.to_parquet(str(path))
+    elif fmt == "jsonl":
+        ds.to_json(str(path), lines=True, force_ascii=False)
+    elif fmt == "csv":
+        # CSV cannot hold lists of structs: flags and spans become JSON strings
+        flat = ds.map(lambda r: {"flags": json.dumps(r["flags"]), "spans": json.dumps(r["spans"], ensure_ascii=False)}
+                      if "spans" in r else {}, features=None) if "spans" in ds.column_names else ds
+        flat.to_csv(str(path), index=False)
