@@ -1,8 +1,8 @@
 """Combiners: signal columns and flags -> the headline ``quality`` in [0, 1] (higher = better).
 
 ``LearnedCombiner`` (the default for models with shipped parameters, i.e. ``gemma-3-270m``):
-two linear heads fitted on human judgements by ``python -m mtqa train`` (see
-``mtqa.train.model``), shipped as ``mtqa/resources/quality-<model>.json``; each row uses the
+two linear heads fitted on human judgements by ``python -m mtqa train`` (applied by
+``mtqa.heads.quality``), shipped as ``mtqa/resources/quality-<model>.json``; each row uses the
 with-source head when its source PMI could be computed, the target-only head otherwise;
 ``quality`` is calibrated as the probability that an expert (MQM) finds no major error, and
 each distinct artefact flag lowers its log-odds. The file's sha256 enters the signature.
@@ -17,22 +17,27 @@ another artefact flag fires. The constants are per model (an LM's surprisal scal
 its tokenizer) and come from measurements on fluent human English vs. MT output (see the
 README); unknown models fall back to the defaults, which the signature records.
 A sentence below ``flag_quality`` also gets the flag ``low_quality``.
+
+``combine(columns, flags)`` returns a :class:`Combined`: the quality per row and each row's
+flags with the combiner's own added, as new lists; the caller's lists are never changed
+(a caller that reuses them, or scores the same rows twice, sees what it passed in).
+
+Scoring loads no training code: the learned head's inference half is
+:mod:`mtqa.heads.quality` (``mtqa.train.model`` fits it and imports it, not the reverse).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, asdict
-from typing import Any, Protocol, Sequence
+from typing import Any, NamedTuple, Protocol, Sequence
 
-from mtqa.train.model import FLAG_WEIGHTS
+from mtqa.heads.quality import FLAG_WEIGHTS, MAJOR_FLAGS, OWN_FLAGS, QualityModel
 
-# Flags that mark a *major* error in MQM's sense: the sentence is not usable as it stands.
-# Whatever the learned heads say, such a sentence ends below ``flag_quality`` (at most
-# MAJOR_SHARE of it), and a sentence that is not English at all (an untranslated segment,
-# MQM's worst category) at most NOT_ENGLISH_QUALITY: near 0, never "good English".
-MAJOR_FLAGS = frozenset({"word_order", "word_order_rule", "fused_sentence", "self_relation", "boilerplate",
-                         "not_english", "bare_verb_start", "name_mismatch", "foreign_script"})
+# MAJOR_FLAGS (mtqa.heads.quality) mark a *major* error in MQM's sense: whatever the learned
+# heads say, such a sentence ends below ``flag_quality`` (at most MAJOR_SHARE of it), and a
+# sentence that is not English at all (an untranslated segment, MQM's worst category) at
+# most NOT_ENGLISH_QUALITY: near 0, never "good English".
 MAJOR_SHARE = 0.8
 NOT_ENGLISH_QUALITY = 0.02
 
@@ -48,7 +53,22 @@ def gate(q: float, flags: Sequence[str], flag_quality: float) -> float:
 
 # Flags that do not count as artefact evidence in the penalty (the combiner's own, and
 # `truncated`, which says how much of the sentence was scored, not what is wrong with it).
-_OWN_FLAGS = {"low_quality", "truncated"}
+_OWN_FLAGS = OWN_FLAGS
+
+
+class Combined(NamedTuple):
+    """What a combiner returns: ``quality`` per row, and each row's flags plus the combiner's own."""
+
+    quality: list[float]
+    flags: list[list[str]]
+
+
+def _with_low_quality(q: float, fl: Sequence[str], flag_quality: float) -> list[str]:
+    """A new list: ``fl`` plus ``low_quality`` when ``q`` is below ``flag_quality``."""
+    out = list(fl)
+    if q < flag_quality and "low_quality" not in out:
+        out.append("low_quality")
+    return out
 
 
 @dataclass(frozen=True)
@@ -95,9 +115,9 @@ class HeuristicCombiner:
         return (f"{self.name}:{self.version}({settings},flag_quality={self.flag_quality},"
                 f"major_cap={MAJOR_SHARE},not_english_cap={NOT_ENGLISH_QUALITY})")
 
-    def combine(self, columns: dict[str, Sequence[Any]], flags: list[list[str]]) -> list[float]:
+    def combine(self, columns: dict[str, Sequence[Any]], flags: Sequence[Sequence[str]]) -> Combined:
         p = self.params
-        out = []
+        out, new_flags = [], []
         for i, fl in enumerate(flags):
             slor, excess = columns["slor"][i], columns["excess_surprisal"][i]
             if slor is None or math.isnan(slor):
@@ -108,9 +128,8 @@ class HeuristicCombiner:
             n_flags = len(set(fl) - _OWN_FLAGS)
             q = gate(base * p.flag_penalty ** n_flags, fl, self.flag_quality)
             out.append(float(min(1.0, max(0.0, q))))
-            if q < self.flag_quality and "low_quality" not in fl:
-                fl.append("low_quality")
-        return out
+            new_flags.append(_with_low_quality(q, fl, self.flag_quality))
+        return Combined(out, new_flags)
 
 
 class Combiner(Protocol):
@@ -120,7 +139,9 @@ class Combiner(Protocol):
 
     def signature(self) -> str: ...
 
-    def combine(self, columns: dict[str, Sequence[Any]], flags: list[list[str]]) -> list[float]: ...
+    def combine(self, columns: dict[str, Sequence[Any]], flags: Sequence[Sequence[str]]) -> Combined:
+        """Quality per row and each row's new flags; ``flags`` is left as it was."""
+        ...
 
 
 def resource_path(model_name: str):
@@ -139,8 +160,6 @@ class LearnedCombiner:
     def __init__(self, params_bytes: bytes, params_name: str, flag_quality: float = 0.5):
         import hashlib
         import json
-
-        from mtqa.train.model import QualityModel
 
         self.sha256 = hashlib.sha256(params_bytes).hexdigest()
         self.params_name = params_name
@@ -161,16 +180,15 @@ class LearnedCombiner:
                 f"major_cap={MAJOR_SHARE},not_english_cap={NOT_ENGLISH_QUALITY},"
                 f"flag_quality={self.flag_quality})")
 
-    def combine(self, columns: dict[str, Sequence[Any]], flags: list[list[str]]) -> list[float]:
+    def combine(self, columns: dict[str, Sequence[Any]], flags: Sequence[Sequence[str]]) -> Combined:
         names = list(columns)
-        out = []
+        out, new_flags = [], []
         for i, fl in enumerate(flags):
             row = {k: columns[k][i] for k in names}
             q = gate(float(min(1.0, max(0.0, self.model.quality(row, fl)))), fl, self.flag_quality)
             out.append(q)
-            if q < self.flag_quality and "low_quality" not in fl:
-                fl.append("low_quality")
-        return out
+            new_flags.append(_with_low_quality(q, fl, self.flag_quality))
+        return Combined(out, new_flags)
 
 
 class FallbackHeuristic(HeuristicCombiner):

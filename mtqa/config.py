@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mtqa.errors import ConfigError
 from mtqa.models.embedded import DEFAULT_MODEL
+from mtqa.signals.registry import DEFAULT_SIGNALS, check_names
 
 
 class _Strict(BaseModel):
@@ -23,17 +24,18 @@ class _Strict(BaseModel):
 class Columns(_Strict):
     """Column names in table inputs (jsonl/csv/parquet/datasets)."""
 
-    text: str = "text"
-    id: str = "id"
-    source: str = "source"
-    reference: str = "reference"
+    text: str = Field("text", description="column holding the text in table inputs")
+    id: str = Field("id", description="column holding the article id")
+    source: str = Field("source", description="column holding the source text (what was translated)")
+    reference: str = Field("reference", description="column holding a reference translation")
 
 
 class ModelSettings(_Strict):
     name: str = Field(DEFAULT_MODEL, description="embedded model name, local folder or Hugging Face id")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    batch_tokens: int = Field(4096, ge=64, description="padded tokens per forward pass")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the model runs (auto: cuda when torch sees a GPU, else cpu)")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="model precision (auto: bfloat16 on CUDA and on CPUs with native bf16, else float32)")
+    batch_tokens: int = Field(4096, ge=64, description="padded tokens per forward pass at most")
     batch_size: int = Field(64, ge=1, description="sentences per forward pass at most")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
     max_tokens: int = Field(512, ge=8, description="tokens scored per sentence; longer ones are truncated and marked")
@@ -44,7 +46,7 @@ class ScoringSettings(_Strict):
     spike_z: float = Field(3.5, gt=0, description="a token is a surprisal spike when its robust z-score exceeds this")
     spike_min: float = Field(7.0, ge=0, description="... and its surprisal (nats) exceeds this")
     word_order_threshold: float = Field(5.0, gt=0, description="flag word_order when a reordering gains this much (normalised log-prob)")
-    flag_quality: float = Field(0.5, ge=0, le=1, description="sentences below this quality count as flagged in aggregates")
+    flag_quality: float = Field(0.5, ge=0, le=1, description="sentences below this quality get low_quality and count as flagged in aggregates")
 
 
 class RaySettings(_Strict):
@@ -52,29 +54,53 @@ class RaySettings(_Strict):
 
     address: str | None = Field(None, description="Ray address (e.g. ray://head:10001 or auto); default: RAY_ADDRESS or a local instance")
     num_actors: int = Field(1, ge=1, description="model actors (one model each)")
-    cpus_per_actor: float = Field(1, gt=0)
-    gpus_per_actor: float = Field(0, ge=0)
+    cpus_per_actor: float = Field(1, gt=0, description="CPUs Ray reserves for each model actor")
+    gpus_per_actor: float = Field(0, ge=0, description="GPUs Ray reserves for each model actor (0: CPU only)")
     window: int = Field(256, ge=1, description="chunks handed to Ray at a time (bounds driver memory)")
 
 
 class JobConfig(_Strict):
-    inputs: list[str] = Field(default_factory=list)
-    output: str | None = None
-    overwrite: bool = False
-    unit: Literal["article", "segment"] = "article"
+    inputs: list[str] = Field(default_factory=list, description=".txt/.jsonl/.csv/.tsv/.parquet files, datasets folders, "
+                                                              "or folders of these")
+    output: str | None = Field(None, description="output folder: new or empty (an unfinished job there with the same "
+                                                "settings is resumed); never the working directory or a folder holding an input")
+    overwrite: bool = Field(False, description="replace a previous mtqa output in the output folder (only mtqa's own "
+                                               "files are deleted; a folder holding other files is refused)")
+    unit: Literal["article", "segment"] = Field(
+        "article", description="split texts into sentences (article) or keep each row whole (segment)")
     columns: Columns = Field(default_factory=Columns)
     model: ModelSettings = Field(default_factory=ModelSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
-    formats: list[Literal["parquet", "jsonl", "csv"]] = Field(default_factory=list)
+    signals: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SIGNALS),
+        description="signals to run, in order (lm is required); one left out writes none of its columns")
+    formats: list[Literal["parquet", "jsonl", "csv"]] = Field(
+        default_factory=list, description="also export both tables as OUT/sentences.FMT and OUT/articles.FMT "
+                                          "(parquet, jsonl and/or csv)")
     articles_per_chunk: int = Field(32, ge=1, description="articles segmented and scored together")
-    progress: bool = True
+    progress: bool = Field(True, description="show a progress bar on stderr")
     report: bool = Field(False, description="also write OUT/report.html (python -m mtqa report OUT)")
     engine: Literal["local", "ray"] = Field("local", description="local: this process; ray: Ray Data actors")
     ray: RaySettings = Field(default_factory=RaySettings)
-    num_shards: int = Field(1, ge=1, description="split the job into this many deterministic parts (job arrays)")
-    shard_index: int = Field(0, ge=0, description="which part this job scores (0-based)")
+    num_shards: int = Field(1, ge=1, description="split the job into this many deterministic parts (job arrays; join the outputs with `mtqa merge`)")
+    shard_index: int = Field(0, ge=0, description="which part (0 to num_shards-1) this job scores")
     prefetch: int = Field(2, ge=0, description="chunks read and segmented ahead of the model in a thread (0: none)")
     summary_worst: int = Field(5, ge=0, description="worst sentences shown in the terminal summary")
+
+    @field_validator("signals", mode="before")
+    @classmethod
+    def _signal_names(cls, v: Any) -> Any:
+        """A comma list is a list; names are checked against the registry (one line, did-you-mean)."""
+        from pydantic_core import PydanticCustomError
+
+        if isinstance(v, str):
+            v = [part.strip() for part in v.split(",") if part.strip()]
+        if isinstance(v, list) and all(isinstance(x, str) for x in v):
+            try:
+                check_names(v)
+            except ConfigError as exc:
+                raise PydanticCustomError("signal_name", str(exc).removeprefix("signals: ")) from None
+        return v
 
     @model_validator(mode="after")
     def _shard_in_range(self) -> "JobConfig":

@@ -4,6 +4,9 @@
     signals:lm:1(max_tokens=512,...)+artefacts:1(...)|combiner:heuristic:1|detector:mt-detector:1(...)|torch:2.13.0|transformers:5.24.0|wordfreq:3.1.1
 
 The model is named with the first 12 hex digits of its weights' sha256 (run.json has all 64).
+``signals:`` lists the signals the job ran (the config's ``signals:``, in order), each with its
+version and settings: a signal switched off is absent, so its runs never compare equal to a
+full run's.
 Two runs with equal signatures and inputs give the same scores.
 """
 

@@ -8,7 +8,7 @@ import pytest
 
 from mtqa.combine import FallbackHeuristic, HeuristicCombiner, LearnedCombiner, build_combiner, resource_path
 from mtqa.config import JobConfig
-from mtqa.train.model import fit_model
+from mtqa.train.model import fit_model  # training fits the parameters the (inference) combiner applies
 from mtqa.train.run import write_params
 from tests.train.test_model import synthetic_rows
 
@@ -29,10 +29,11 @@ def test_learned_combiner_rows_flags_and_signature(learned, tmp_path):
     rows = synthetic_rows(50, 11)
     flags = [[] for _ in rows]
     flags[0] = ["repeated_sentence"]
-    q = learned.combine(columns_of(rows), flags)
+    q, new_flags = learned.combine(columns_of(rows), flags)
     assert len(q) == 50 and all(0 <= x <= 1 for x in q)
-    for x, fl in zip(q, flags):
+    for x, fl in zip(q, new_flags):
         assert ("low_quality" in fl) == (x < 0.5)
+    assert new_flags[0][0] == "repeated_sentence"  # the signals' flags come first, kept
     sig = learned.signature()
     assert sig.startswith("learned:2(params=quality-test.json,sha256=") and "heads=source+target" in sig
     # another parameter file, another signature
@@ -44,22 +45,21 @@ def test_learned_combiner_rows_flags_and_signature(learned, tmp_path):
 def test_flags_never_raise_quality(learned):
     rows = synthetic_rows(20, 5)
     cols = columns_of(rows)
-    plain = learned.combine(cols, [[] for _ in rows])
-    flagged = learned.combine(cols, [["doubled_word"] for _ in rows])
+    plain = learned.combine(cols, [[] for _ in rows]).quality
+    flagged = learned.combine(cols, [["doubled_word"] for _ in rows]).quality
     assert all(f < p for f, p in zip(flagged, plain))
 
 
 def test_unscorable_row_is_neutral(learned):
     cols = {"lm_tokens": [0], "surprisal_mean": [float("nan")], "slor": [float("nan")], "src_pmi": [float("nan")]}
-    assert learned.combine(cols, [[]]) == [0.5]
+    assert learned.combine(cols, [[]]).quality == [0.5]
 
 
 def test_unknown_model_falls_back_to_the_heuristic():
     c = build_combiner(JobConfig(), "some/unknown-model")
     assert isinstance(c, FallbackHeuristic) and isinstance(c, HeuristicCombiner)
     assert "no learned parameters for some/unknown-model" in c.signature()
-    fl = [[]]
-    q = c.combine({"slor": [-3.0], "excess_surprisal": [0.0]}, fl)
+    q, fl = c.combine({"slor": [-3.0], "excess_surprisal": [0.0]}, [[]])
     assert q[0] < 0.5 and fl == [["low_quality"]]
 
 
@@ -90,10 +90,29 @@ def _fluent_columns(n: int) -> dict:
 @_pytest.mark.parametrize("which", ["heuristic", "learned"])
 def test_a_major_flag_puts_the_sentence_below_flag_quality(flag, which):
     comb = _H("gemma-3-270m", 0.5) if which == "heuristic" else _L.from_file(_res("gemma-3-270m"), 0.5)
-    clean = comb.combine(_fluent_columns(1), [[]])[0]
+    clean = comb.combine(_fluent_columns(1), [[]]).quality[0]
     assert clean > 0.5, "the fixture must be a sentence the heads call good, or the test proves nothing"
-    flags = [[flag]]
-    q = comb.combine(_fluent_columns(1), flags)[0]
+    quality, flags = comb.combine(_fluent_columns(1), [[flag]])
+    q = quality[0]
     assert q < 0.5 and "low_quality" in flags[0]
     if flag == "not_english":
         assert q <= NOT_ENGLISH_QUALITY
+
+
+# ---- combiners return flags; the caller's lists are never changed
+@_pytest.mark.parametrize("which", ["heuristic", "learned"])
+def test_combine_returns_new_flags_and_leaves_the_callers_lists_alone(which):
+    comb = _H("gemma-3-270m", 0.5) if which == "heuristic" else _L.from_file(_res("gemma-3-270m"), 0.5)
+    cols = _fluent_columns(3)
+    cols["slor"] = [4.0, -3.0, -3.0]  # the last two are poor: low_quality
+    cols["surprisal_mean"] = [1.5, 9.0, 9.0]
+    given = [[], ["doubled_word"], ["low_quality"]]
+    snapshot = [list(fl) for fl in given]
+    quality, flags = comb.combine(cols, given)
+    assert given == snapshot, "combine changed the caller's flag lists"
+    assert all(new is not old for new, old in zip(flags, given))
+    assert quality[0] > 0.5 and flags[0] == []
+    assert quality[1] < 0.5 and flags[1] == ["doubled_word", "low_quality"]
+    assert flags[2] == ["low_quality"]  # never twice
+    # the same input twice: the same output (nothing accumulated between calls)
+    assert comb.combine(cols, given) == (quality, flags)

@@ -1,9 +1,12 @@
 """Learned heads: signal columns (and the LM's pooled states) in, scores out.
 
+* :mod:`mtqa.heads.quality` -- the learned ``quality`` head (:mod:`mtqa.combine` applies it,
+  with the major-error caps and the ``low_quality`` flag);
 * :mod:`mtqa.heads.detector` -- ``mt_probability``: does the sentence / article look machine-made?
 
-(The quality head lives in :mod:`mtqa.combine` for now.) Each head's parameters ship as a
-JSON file under ``mtqa/resources/`` whose sha256 enters the run signature.
+Each head's parameters ship as a JSON file under ``mtqa/resources/`` whose sha256 enters
+the run signature. Heads are inference only: fitting them is :mod:`mtqa.train`, which
+imports from here, never the reverse (``tests/heads/test_quality.py`` checks it).
 """
 
 from __future__ import annotations

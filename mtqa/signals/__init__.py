@@ -1,29 +1,26 @@
 """Signals: each turns a batch of articles' sentences into named columns, flags and spans.
 
-``build_signals`` is the one place that decides which signals a job runs, in order.
+``build_signals`` is the one place that decides which signals a job runs, in order: those
+named in the config's ``signals:`` (default: all, see :mod:`mtqa.signals.registry`). A
+signal left out writes none of its columns; its entry is absent from the run signature.
+This package imports no model code: the LM type is only an annotation here.
 """
 
 from __future__ import annotations
 
-from mtqa.config import JobConfig
-from mtqa.models.lm import CausalLM
+from typing import TYPE_CHECKING
+
 from mtqa.signals.base import Column, Signal, SignalOutput
 
+if TYPE_CHECKING:
+    from mtqa.config import JobConfig
+    from mtqa.models.lm import CausalLM
 
-def build_signals(config: JobConfig, lm: CausalLM) -> list[Signal]:
-    from mtqa.signals.artefacts import ArtefactSignal
-    from mtqa.signals.lm import LMSignal
-    from mtqa.signals.reference import ReferenceSignal
-    from mtqa.signals.source import SourceSignal
-    from mtqa.signals.word_order import WordOrderSignal
 
-    return [
-        LMSignal(lm, spike_z=config.scoring.spike_z, spike_min=config.scoring.spike_min),
-        WordOrderSignal(lm, threshold=config.scoring.word_order_threshold),
-        ArtefactSignal(),
-        SourceSignal(lm, unit=config.unit),
-        ReferenceSignal(unit=config.unit),
-    ]
+def build_signals(config: "JobConfig", lm: "CausalLM") -> list[Signal]:
+    from mtqa.signals import registry
+
+    return registry.build(config.signals, config, lm)
 
 
 __all__ = ["Column", "Signal", "SignalOutput", "build_signals"]

@@ -18,13 +18,26 @@ from typing import Any, Sequence
 from mtqa.types import Article, Sentence, Span
 
 
+#: what a column is for, so the report and writers treat it without knowing the signal:
+#: ``score`` (a number per sentence; the report's sentence table may show it) and
+#: ``suggestion`` (a rewrite of the sentence, or None; the report lists it under the sentence)
+COLUMN_ROLES = ("score", "suggestion")
+
+
 @dataclass(frozen=True)
 class Column:
-    """An output column a signal adds: its name, value type (``float32``/``int32``/``string``) and meaning."""
+    """An output column a signal adds: its name, value type (``float32``/``int32``/``string``), meaning and role."""
 
     name: str
     dtype: str
     doc: str
+    role: str = "score"
+
+    def __post_init__(self) -> None:
+        if self.role not in COLUMN_ROLES:
+            raise ValueError(f"column {self.name}: role {self.role!r} is not one of {', '.join(COLUMN_ROLES)}")
+        if self.role == "suggestion" and self.dtype != "string":
+            raise ValueError(f"column {self.name}: a suggestion column holds text (dtype string), not {self.dtype}")
 
 
 @dataclass

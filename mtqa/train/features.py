@@ -22,18 +22,19 @@ from mtqa.train.data import DataSpec, Example, load_examples
 from mtqa.types import Article, Sentence
 
 
-def feature_signals(lm) -> list[Signal]:
-    """The signals whose columns the combiner learns from (the pipeline runs the same ones;
-    batch sizes are the model's own settings)."""
-    from mtqa.signals.artefacts import ArtefactSignal
-    from mtqa.signals.lm import LMSignal
-    from mtqa.signals.source import SourceSignal
+#: the signals the quality heads learn from (registry names, in the pipeline's order): the LM
+#: and source columns are the heads' features (``mtqa.train.model``), the artefact flags their
+#: penalty. The quality model's feature lists are derived from these signals' declared columns.
+FEATURE_SIGNALS: tuple[str, ...] = ("lm", "artefacts", "source")
 
-    return [
-        LMSignal(lm),
-        ArtefactSignal(),
-        SourceSignal(lm, unit="segment"),
-    ]
+
+def feature_signals(lm) -> list[Signal]:
+    """The signals whose columns the combiner learns from, built as a ``--unit segment`` job with
+    default settings builds them (batch sizes are the model's own settings)."""
+    from mtqa.config import JobConfig
+    from mtqa.signals.registry import build
+
+    return build(FEATURE_SIGNALS, JobConfig(unit="segment", signals=list(FEATURE_SIGNALS)), lm)
 
 
 def _article(ex: Example) -> Article:

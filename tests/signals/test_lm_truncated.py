@@ -58,7 +58,7 @@ def test_the_flag_changes_no_quality(combiner):
     cols = {"lm_tokens": [12, 12], "lm_logprob": [-40.0, -40.0], "surprisal_mean": [3.3, 3.3],
             "surprisal_max": [9.0, 9.0], "surprisal_p90": [6.0, 6.0], "entropy_mean": [2.9, 2.9],
             "excess_surprisal": [0.4, 0.4], "slor": [1.8, 1.8]}
-    q = comb.combine(cols, [[], ["truncated"]])
+    q = comb.combine(cols, [[], ["truncated"]]).quality
     assert q[0] == q[1]
 
 

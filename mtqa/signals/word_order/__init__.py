@@ -51,7 +51,8 @@ class WordOrderSignal(ReorderSearch, Signal):
         Column("word_order_score", "float32",
                "LM log-prob gain (nats) of the best local reordering over the sentence as written, divided by "
                "sqrt(moved words / 2); 0 when none was searched or none is better"),
-        Column("word_order_suggestion", "string", "the sentence in the better order (only when flagged)"),
+        Column("word_order_suggestion", "string", "the sentence in the better order (only when flagged)",
+               role="suggestion"),
     )
     labels = {"word_order": "a small reordering of these words makes the sentence markedly more probable (odd word order)"}
     #: the search reads the base pass's hidden states: build the model with ``keep_hidden=True``

@@ -1,0 +1,128 @@
+"""The quality head at inference: applies a shipped parameter document to signal columns.
+
+Fitting lives in :mod:`mtqa.train.model` (which imports this module: training depends on
+inference, never the reverse, so ``mtqa score`` loads no training code). For each head
+(``target``: target-only; ``source``: with the source-PMI columns too)
+
+    z_j     = (f_j(columns) - mean_j) / std_j          (missing/NaN -> 0, the training mean)
+    pred    = intercept + sum_j coef_j * z_j
+    quality = sigmoid(a * pred + b - flag_logit * n_flags)
+
+Features are signal columns or derived from them; two are derived from the sentence's flags
+(``n_major_flags``: distinct flags in :data:`MAJOR_FLAGS`; ``n_minor_flags``: the other
+artefact flags), so a head that lists them learns their weights from the judgements
+(parameter files since the corpus-wide fit use them with ``flag_logit`` 0).
+
+``pred`` estimates the human judgement in per-data-set standard units; ``a, b`` calibrate it
+as the probability that an expert (MQM) finds no major error. Every distinct artefact flag
+lowers the log-odds by ``flag_logit`` (``FLAG_WEIGHTS`` for the heavier ones), so a flag
+never raises quality. A feature whose column is absent (a signal switched off with
+``signals:``) reads as NaN, i.e. the training mean: the head degrades, it does not fail.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+FORMAT = "mtqa-quality-model"
+FORMAT_VERSION = 1
+
+# flags that are not artefact evidence: the combiner's own, and `truncated` (a note on how much was scored)
+OWN_FLAGS = frozenset({"low_quality", "truncated"})
+
+# Flags that say the line is not translated prose at all (site boilerplate, text left in
+# another language) weigh as three ordinary artefacts: the LM features of a short, common
+# line like "Back to top button" look fluent, and the learned heads reward shortness.
+FLAG_WEIGHTS = {"boilerplate": 3.0, "not_english": 3.0}
+
+# Flags that mark a *major* error in MQM's sense: the sentence is not usable as it stands
+# (mtqa.combine caps such sentences below ``flag_quality`` whatever the heads say).
+MAJOR_FLAGS = frozenset({"word_order", "word_order_rule", "fused_sentence", "self_relation", "boilerplate",
+                         "not_english", "bare_verb_start", "name_mismatch", "foreign_script"})
+#: flags that are neither artefacts nor major errors: LM evidence already in the columns
+_NOT_ARTEFACTS = OWN_FLAGS | {"lm_spike"}
+
+
+def _num(v: Any) -> float:
+    if v is None:
+        return math.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def feature_value(name: str, row: Mapping[str, Any]) -> float:
+    """One feature of one row: a column, or one of the few derived from columns."""
+    if name == "src_pmi_sum":  # total PMI (per-token PMI x target tokens)
+        return _num(row.get("src_pmi")) * _num(row.get("lm_tokens"))
+    if name == "src_logprob_mean":  # mean conditional log-prob per token
+        return _num(row.get("src_logprob")) / max(_num(row.get("lm_tokens")), 1.0)
+    if name in ("n_major_flags", "n_minor_flags"):
+        fl = set(row.get("flags") or ()) - _NOT_ARTEFACTS
+        major = len(fl & MAJOR_FLAGS)
+        return float(major if name == "n_major_flags" else len(fl) - major)
+    if name == "log_tokens":
+        return math.log1p(max(_num(row.get("lm_tokens")), 0.0)) if row.get("lm_tokens") is not None else math.nan
+    return _num(row.get(name))
+
+
+def feature_matrix(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> np.ndarray:
+    return np.array([[feature_value(n, r) for n in names] for r in rows], dtype=np.float64).reshape(len(rows), len(names))
+
+
+def n_flags(flags: Sequence[str]) -> float:
+    """Weighted count of distinct artefact flags (each 1, except FLAG_WEIGHTS)."""
+    return sum(FLAG_WEIGHTS.get(f, 1.0) for f in set(flags) - OWN_FLAGS)
+
+
+def predict_linear(head: Mapping[str, Any], X: np.ndarray) -> np.ndarray:
+    mean, std = np.asarray(head["mean"]), np.asarray(head["std"])
+    Z = (X - mean) / std
+    Z = np.where(np.isfinite(Z), Z, 0.0)
+    return head["intercept"] + Z @ np.asarray(head["coef"])
+
+
+def sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+class QualityModel:
+    """Applies a parameter document to pipeline columns (row-wise head choice)."""
+
+    def __init__(self, doc: Mapping[str, Any]):
+        if doc.get("format") != FORMAT:
+            raise ValueError("not an mtqa quality model file")
+        self.doc = doc
+        self.heads = doc["heads"]
+        self.flag_logit = float(doc.get("flag_logit", 1.0))
+
+    def head_for(self, row: Mapping[str, Any]) -> str:
+        if "source" in self.heads and math.isfinite(_num(row.get("src_pmi"))):
+            return "source"
+        return "target"
+
+    def predict_z(self, row: Mapping[str, Any], head: str | None = None) -> float:
+        head = head or self.head_for(row)
+        h = self.heads[head]
+        X = feature_matrix([row], h["features"])
+        return float(predict_linear(h, X)[0])
+
+    def quality(self, row: Mapping[str, Any], flags: Sequence[str] = (), head: str | None = None) -> float:
+        head = head or self.head_for(row)
+        h = self.heads[head]
+        if not math.isfinite(_num(row.get("surprisal_mean"))):
+            base_logit = 0.0  # nothing the LM could score: neutral
+        else:
+            c = h["calibration"]
+            base_logit = c["a"] * self.predict_z({**row, "flags": list(flags)}, head) + c["b"]
+        # a head may carry its own flag_logit (a head carried over from an older file keeps
+        # the fixed flag penalty it was fitted with; learned-flag heads have 0)
+        flag_logit = float(h.get("flag_logit", self.flag_logit))
+        return sigmoid(base_logit - flag_logit * n_flags(flags))

@@ -1,0 +1,72 @@
+"""The quality head at inference (mtqa.heads.quality), and that scoring imports no training code."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from mtqa.combine import resource_path
+from mtqa.heads.quality import FLAG_WEIGHTS, QualityModel, n_flags
+from tests.conftest import ROOT
+
+FLUENT = {"lm_tokens": 20, "lm_logprob": -30.0, "surprisal_mean": 1.5, "surprisal_max": 5.0, "surprisal_p90": 3.0,
+          "entropy_mean": 1.0, "excess_surprisal": 0.5, "slor": 4.0}
+POOR = {**FLUENT, "lm_logprob": -140.0, "surprisal_mean": 7.0, "surprisal_max": 14.0, "surprisal_p90": 11.0,
+        "excess_surprisal": 4.0, "slor": -1.0}
+
+
+@pytest.fixture(scope="module")
+def shipped() -> QualityModel:
+    res = resource_path("gemma-3-270m")
+    assert res is not None, "mtqa/resources/quality-gemma-3-270m.json is missing"
+    return QualityModel(json.loads(res.read_bytes()))
+
+
+def test_shipped_parameters_order_sentences_sensibly(shipped):
+    good, bad = shipped.quality(FLUENT), shipped.quality(POOR)
+    assert 0 < bad < good < 1
+    assert shipped.quality({**FLUENT, "surprisal_mean": math.nan}) == 0.5  # nothing scored: neutral
+
+
+def test_head_choice_and_missing_columns(shipped):
+    assert shipped.head_for(FLUENT) == "target"
+    assert shipped.head_for({**FLUENT, "src_pmi": 1.2, "src_logprob": -20.0, "src_len_ratio": 0.1}) == "source"
+    # a column a switched-off signal did not write reads as the training mean: a value, not an error
+    partial = {k: v for k, v in FLUENT.items() if k not in ("surprisal_p90", "entropy_mean")}
+    assert 0 < shipped.quality(partial) < 1
+
+
+def test_flags_lower_quality_with_their_weights(shipped):
+    plain = shipped.quality(FLUENT)
+    one = shipped.quality(FLUENT, ["doubled_word"])
+    heavy = shipped.quality(FLUENT, ["boilerplate"])
+    assert heavy < one < plain
+    assert shipped.quality(FLUENT, ["truncated", "low_quality"]) == plain  # not artefact evidence
+    assert n_flags(["boilerplate", "doubled_word", "doubled_word"]) == FLAG_WEIGHTS["boilerplate"] + 1
+
+
+def test_a_file_of_another_format_is_refused():
+    with pytest.raises(ValueError, match="not an mtqa quality model file"):
+        QualityModel({"format": "mtqa-mt-detector", "heads": {}})
+
+
+def test_training_applies_the_same_model():
+    """Training re-exports the inference class; it does not keep a copy that could drift."""
+    import mtqa.heads.quality as heads
+    import mtqa.train.model as train
+
+    assert train.QualityModel is heads.QualityModel and train.FLAG_WEIGHTS is heads.FLAG_WEIGHTS
+
+
+def test_inference_imports_no_training_code():
+    code = ("import sys, mtqa.combine, mtqa.heads, mtqa.heads.quality, mtqa.heads.detector; "
+            "from mtqa.combine import build_combiner; from mtqa.config import JobConfig; "
+            "c = build_combiner(JobConfig(), 'gemma-3-270m'); assert type(c).__name__ == 'LearnedCombiner'; "
+            "print(sorted(m for m in sys.modules if m == 'mtqa.train' or m.startswith('mtqa.train.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
