@@ -139,13 +139,12 @@ from mtqa.pipeline import run_job
 tmp = Path({str(tmp)!r})
 inp = tmp / "in.jsonl"
 if {stub}:
-    import mtqa.pipeline as p
     class Stub:
         def __init__(self, cfg): self.cfg = cfg
         def describe(self):
             from mtqa.signals.lm import LMSignal
             return {{"signature": "stub", "model": {{}}, "columns": list(LMSignal.columns), "labels": {{}}}}
-        def run(self, todo):
+        def run(self, todo, on_step=None):
             for c in todo:
                 rows = [dict(article_id=s.article_id, sentence_id=s.sentence_id, paragraph_id=s.paragraph_id, start=s.start,
                         end=s.end, text=s.text, quality=0.5, flags=[], spans=[], lm_tokens=1) for a in c.articles for s in a.sentences]
@@ -153,11 +152,12 @@ if {stub}:
                         flagged_share=0.0, worst_sentence_id=0, text=a.text) for a in c.articles]
                 yield c, rows, arts
         def close(self): pass
-    p.Scorer.build = classmethod(lambda cls, cfg, log=None: None)
-    p.LocalEngine = lambda scorer: Stub(None)
+    engine = Stub(None)
+else:
+    engine = None
 cfg = JobConfig.model_validate({{"inputs": [str(inp)], "output": str(tmp / "out"), "progress": False,
                                 "model": {{"name": {model!r}, "device": "cpu", "dtype": "bfloat16"}}}})
-r = run_job(cfg, log=lambda m: None)
+r = run_job(cfg, log=lambda m: None, engine=engine)
 # VmHWM, not ru_maxrss: after fork + exec, Linux carries the parent's high-water mark into
 # ru_maxrss, so a child of a benchmark that holds two models would report the parent's size
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")]

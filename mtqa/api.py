@@ -27,11 +27,17 @@ Items are strings or dicts (keys from ``columns``: ``text``, optional ``id``, ``
 Inside ``datasets.Dataset.map(batched=True)`` use :meth:`QualityScorer.map_fn`, which
 returns one value per input row (see there).
 
+The same loaded scorer also streams files to an output folder, as ``mtqa score`` does
+(:meth:`QualityScorer.score_files`): ``mtqa score`` itself is built on this module
+(:func:`from_config`, then :meth:`QualityScorer.engine` under :func:`mtqa.pipeline.run_job`),
+so the CLI and the API share one object and one code path per chunk.
+
 Nothing here imports torch until :func:`load` runs: ``import mtqa`` stays cheap.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
@@ -43,11 +49,16 @@ if TYPE_CHECKING:
     import datasets
 
     from mtqa.config import JobConfig
-    from mtqa.pipeline import Scorer
+    from mtqa.engines.local import LocalEngine
+    from mtqa.pipeline import JobResult
+    from mtqa.progress import ProgressCallback
+    from mtqa.scorer import Scorer
 
 #: job settings that mean nothing in memory (files, output, engines, terminal display)
 JOB_ONLY = ("inputs", "output", "overwrite", "formats", "report", "engine", "ray", "num_shards", "shard_index",
             "prefetch", "progress", "summary_worst")
+#: the job settings :meth:`QualityScorer.score_files` takes (the rest are fixed when the model loads)
+FILE_SETTINGS = ("inputs", "output", "overwrite", "formats", "num_shards", "shard_index", "prefetch")
 
 #: sentence columns that locate a row rather than score it (left out of map_fn's default)
 _POSITION = ("article_id", "sentence_id", "paragraph_id", "start", "end", "text")
@@ -90,12 +101,25 @@ def load(*, log: Callable[[str], None] | None = None, **settings: Any) -> "Quali
     job_only = sorted(k for k in settings if k in JOB_ONLY)
     if job_only:
         raise ConfigError(f"load(): {', '.join(job_only)} {'is a setting' if len(job_only) == 1 else 'are settings'} "
-                          "for jobs on files (mtqa.pipeline.run_job / mtqa score), not for scoring in memory")
+                          "for jobs on files (QualityScorer.score_files / mtqa score), not for scoring in memory")
     try:
         config = JobConfig.model_validate(settings)
     except ValidationError as exc:
         raise ConfigError(f"load(): {_describe(exc)}") from None
-    from mtqa.pipeline import Scorer
+    return from_config(config, log=log)
+
+
+def from_config(config: "JobConfig", *, log: Callable[[str], None] | None = None) -> "QualityScorer":
+    """Load a scorer for a validated job config (what ``mtqa score`` does, after checking the job).
+
+    Job-only settings (inputs, output, ...) are kept and ignored by :meth:`QualityScorer.score`;
+    :meth:`QualityScorer.score_files` and :meth:`QualityScorer.engine` use them. ``engine: ray``
+    is a job setting of ``mtqa score`` (Ray actors load their own models): refused here.
+    """
+    if config.engine != "local":
+        raise ConfigError("engine: ray loads one model per Ray actor; run it with mtqa score or "
+                          "mtqa.pipeline.run_job, not through a scorer loaded in this process")
+    from mtqa.scorer import Scorer
 
     return QualityScorer(Scorer.build(config, log=log or _stderr))
 
@@ -251,8 +275,57 @@ class QualityScorer:
 
         return fn
 
+    def engine(self) -> "LocalEngine":
+        """This scorer as the local engine of :func:`mtqa.pipeline.run_job` (the model is not loaded again)."""
+        from mtqa.engines.local import LocalEngine
+
+        return LocalEngine(self._scorer)
+
+    def score_files(self, inputs: "Sequence[str | os.PathLike] | str | os.PathLike", output: "str | os.PathLike", *,
+                    overwrite: bool = False, formats: Sequence[str] = (), progress: "bool | ProgressCallback" = True,
+                    on_error: Callable[[InputError], None] | None = None, log: Callable[[str], None] | None = None,
+                    **settings: Any) -> "JobResult":
+        """Score files or folders into ``output`` exactly as ``mtqa score`` does, with this loaded model.
+
+        The output folder holds ``sentences/``, ``articles/`` and ``run.json`` (resumable,
+        locked, refused when it holds other files: the same rules as the CLI). ``settings``
+        may also be ``num_shards``, ``shard_index``, ``prefetch``; scoring settings (unit,
+        model, thresholds, ...) were fixed by :func:`load` and are refused here. ``progress``:
+        True draws the bar on stderr, False none, or a callable receiving
+        :class:`mtqa.progress.ProgressState` s. ``on_error`` receives each input problem (default:
+        one line on stderr); they are also in the result's ``errors``.
+        """
+        from pydantic import ValidationError
+
+        from mtqa.config import JobConfig, _describe
+        from mtqa.pipeline import run_job
+        from mtqa.progress import ProgressBar
+
+        fixed = sorted(k for k in settings if k not in FILE_SETTINGS)
+        if fixed:
+            raise ConfigError(f"score_files(): {', '.join(fixed)} cannot change after load() (the model and signals "
+                              f"are built for them); settings here: {', '.join(FILE_SETTINGS)}")
+        paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs
+        job = {"inputs": [str(i) for i in paths], "output": str(output),
+               "overwrite": overwrite, "formats": list(formats), **settings}
+        try:
+            config = JobConfig.model_validate(self.config.model_dump() | job)
+        except ValidationError as exc:
+            raise ConfigError(f"score_files(): {_describe(exc)}") from None
+        bar = ProgressBar() if progress is True else None
+        callback = bar if bar is not None else (progress or None)
+        try:
+            return run_job(config, log=log, on_error=on_error or _print_error, progress=callback, engine=self.engine())
+        finally:
+            if bar is not None:
+                bar.close()
+
     def __repr__(self) -> str:
         return f"QualityScorer({self.signature})"
+
+
+def _print_error(err: InputError) -> None:
+    _stderr(f"mtqa: {'warning' if err.warning else 'error'}: {err}")
 
 
 def _optional(value: Any) -> str | None:
@@ -263,4 +336,4 @@ def _optional(value: Any) -> str | None:
     return value if value.strip() else None
 
 
-__all__ = ["load", "QualityScorer", "ScoreResult", "ARTICLE_MAP_COLUMNS"]
+__all__ = ["load", "from_config", "QualityScorer", "ScoreResult", "ARTICLE_MAP_COLUMNS"]

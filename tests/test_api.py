@@ -14,6 +14,7 @@ import pytest
 
 from mtqa.errors import ConfigError, MtqaError
 from tests.conftest import DATA, ROOT, run_mtqa
+from tests.test_pipeline import tiny_model  # noqa: F401
 
 SAMPLES = [DATA / "sample-mt-article.txt", DATA / "sample-fluent-article.txt"]
 
@@ -128,3 +129,42 @@ def test_import_mtqa_does_not_import_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["[]", "True False"], proc.stdout
+
+
+def test_score_files_streams_to_disk_with_the_loaded_model(tmp_path, tiny_model, monkeypatch):
+    """``score_files`` runs the job of ``mtqa score`` around the scorer already loaded (no second
+    load), and what it writes equals what ``score`` returns for the same texts."""
+    import datasets
+
+    import mtqa
+    from mtqa.progress import ProgressState
+    from mtqa.scorer import Scorer
+
+    scorer = mtqa.load(model={"name": tiny_model, "device": "cpu", "dtype": "float32"}, log=lambda m: None)
+    monkeypatch.setattr(Scorer, "build", classmethod(lambda cls, *a, **kw: pytest.fail("the model was loaded again")))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    texts = {"a": "The council met on Monday. It approved the budget.", "b": "Prices rose sharply in March."}
+    for name, text in texts.items():
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+    states: list[ProgressState] = []
+    out = tmp_path / "out"
+    job = scorer.score_files([folder / "a.txt", folder / "b.txt"], out, progress=states.append, formats=["jsonl"],
+                             log=lambda m: None)
+    assert job.run_info["signature"] == scorer.signature and job.failed_inputs == 0
+    assert (out / "sentences.jsonl").is_file() and states[-1].finished and states[-1].done == 2
+    in_memory = scorer.score([{"id": k, "text": t, "origin": str(folder / f"{k}.txt")} for k, t in texts.items()])
+    _assert_same_table(in_memory.sentences, datasets.load_from_disk(str(out / "sentences")), "sentences")
+    _assert_same_table(in_memory.articles, datasets.load_from_disk(str(out / "articles")), "articles")
+    with pytest.raises(ConfigError, match="unit cannot change after load"):
+        scorer.score_files([folder], tmp_path / "o2", unit="segment")
+    with pytest.raises(MtqaError, match="output folder exists"):
+        scorer.score_files([folder], out, progress=False)
+
+
+def test_from_config_refuses_the_ray_engine():
+    from mtqa.api import from_config
+    from mtqa.config import JobConfig
+
+    with pytest.raises(ConfigError, match="engine: ray"):
+        from_config(JobConfig.model_validate({"engine": "ray"}))

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from mtqa.config import JobConfig
+from mtqa.engines import Chunk, ChunkStep, Scored
 from mtqa.errors import MtqaError
 
 
@@ -42,7 +43,7 @@ class ChunkScorer:
 
     def __init__(self, config: dict):
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        from mtqa.pipeline import Scorer
+        from mtqa.scorer import Scorer
 
         self.scorer = Scorer.build(JobConfig.model_validate(config), log=lambda msg: None)
         self.signature = self.scorer.signature()
@@ -57,12 +58,14 @@ class ChunkScorer:
 
 
 def _describe(config: dict) -> dict[str, Any]:
-    from mtqa.pipeline import Scorer
+    from mtqa.scorer import Scorer
 
     return Scorer.build(JobConfig.model_validate(config), log=lambda msg: None).describe()
 
 
 class RayEngine:
+    """Chunks go to a pool of Ray actors; progress moves per scored chunk (actors report nothing within one)."""
+
     def __init__(self, config: JobConfig, log: Callable[[str], None] = print):
         self.ray = _import_ray()
         self.config = config
@@ -92,7 +95,7 @@ class RayEngine:
     def describe(self) -> dict[str, Any]:
         return self.info
 
-    def run(self, todo: Iterable) -> Iterator[tuple[Any, list[dict], list[dict]]]:
+    def run(self, todo: Iterable[Chunk], on_step: ChunkStep | None = None) -> Iterator[Scored]:
         pending = (c for c in todo if not c.done)
         while window := list(islice(pending, self.config.ray.window)):
             by_k = {c.k: c for c in window}

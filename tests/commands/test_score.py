@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.conftest import DATA, run_mtqa
+from tests.test_pipeline import tiny_model  # noqa: F401
 
 BROKEN = ("Discuss the financial attitude", "Agriculture ministers discuss, according to", "Decisions related to (if any)")
 
@@ -241,3 +242,56 @@ def test_non_english_is_kept_out_of_the_mt_score(tmp_path, default_model):
         if "not_english" in r["flags"]:
             assert r["mt_probability"] is None or math.isnan(r["mt_probability"])
             assert r["quality"] <= 0.02
+
+
+def test_score_loads_through_the_api_after_the_checks_and_shows_progress(tmp_path, tiny_model, monkeypatch, capsys):
+    """``mtqa score`` (engine local) gets its scorer from mtqa.api, only once the job was checked;
+    it announces the model, and with stderr not a terminal prints one final line instead of a bar."""
+    from mtqa import api
+    from mtqa.cli import main
+
+    loaded = []
+    real = api.from_config
+
+    def spy(config, **kw):
+        loaded.append(config.output)
+        return real(config, **kw)
+
+    monkeypatch.setattr(api, "from_config", spy)
+    text = tmp_path / "a.txt"
+    text.write_text("The council met on Monday. It approved the budget.\n", encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["score", str(text), "-o", str(out), "--model", tiny_model, "--device", "cpu", "--dtype", "float32"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("mtqa: ")]
+    assert loaded == [str(out)]
+    assert lines[0].startswith("mtqa: loading ") and "(float32, cpu, " in lines[0], err
+    assert lines[1].startswith("mtqa: model loaded in "), err
+    assert lines[-1].startswith("mtqa: scored 1 article(s), 2 sentence(s) in "), err
+    assert "\r" not in err and "|" not in err  # no bar redraws in a log
+    assert main(args) == 2 and loaded == [str(out)]  # refused (output exists): no model loaded
+    assert main([*args, "--overwrite", "--no-progress"]) == 0 and len(loaded) == 2
+    assert [line for line in capsys.readouterr().err.splitlines() if line.startswith(("mtqa: loading", "mtqa: scored"))] == []
+
+
+def test_the_ray_engine_does_not_load_a_model_in_the_driver(tmp_path, monkeypatch, capsys):
+    """``engine: ray`` keeps building its actors (run_job's default engine); the API's in-process
+    scorer is not loaded in the driver. (Ray itself is faked: it may not be installed.)"""
+    from mtqa import api
+    from mtqa.cli import main
+
+    monkeypatch.setattr(api, "from_config", lambda *a, **kw: pytest.fail("engine: ray loaded the API scorer"))
+
+    class RayStarted(Exception):
+        pass
+
+    def fake_ray(config, log):
+        assert config.engine == "ray"
+        raise RayStarted()
+
+    monkeypatch.setattr("mtqa.pipeline.build_engine", fake_ray)
+    text = tmp_path / "a.txt"
+    text.write_text("The council met on Monday.\n", encoding="utf-8")
+    assert main(["score", str(text), "-o", str(tmp_path / "out"), "--engine", "ray", "--no-progress"]) == 3
+    assert "RayStarted" in capsys.readouterr().err
