@@ -1,7 +1,7 @@
 """MT detection benchmark: held-out documents from held-out MT systems, sentence and document level.
 
     python -m mtqa.train.extract ../shared/data -o FEATURES      # once (resumable; hours on 2 cores)
-    python benchmarks/mt_detection.py FEATURES [--k-pca 64] [--l2 10]
+    python benchmarks/mt_detection.py FEATURES [--k-pca K --l2 L]   # default: chosen inside each training fold
 
 Prints, out of fold (five folds by source document; the MT systems in
 ``mtqa.train.detector.HELD_OUT_SYSTEMS`` never trained on):
@@ -41,12 +41,16 @@ def is_train_system(r: dict) -> bool:
     return r["set"] != "seed" and (r["machine"] == 0 or system_name(r["system"]) not in HELD_OUT_SYSTEMS)
 
 
-def cross_validate(t: Table, folds: int, *, k_pca: int, l2: float, use_pooled: bool = True,
-                   train_filter=None, log=print) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Out-of-fold calibrated sentence logits (NaN where a row is never a test row), the
-    fold of each row, and the article parameters of each fold."""
+def cross_validate(t: Table, folds: int, *, k_pca: int | None, l2: float | None, use_pooled: bool = True,
+                   train_filter=None, census=None, log=print) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Out-of-fold calibrated sentence logits of the LM part (NaN where a row is never a test
+    row), the fold whose model scored each row (the seed is scored by every fold; the last
+    one's scores are kept), the article parameters of each fold, and each row's flag evidence
+    under that fold's flag weights."""
     fold = np.array([fold_of(doc_key(r), folds) for r in t.meta])
     out = np.full(len(t.y), np.nan)
+    fe = np.zeros(len(t.y))
+    owner = np.full(len(t.y), -1)
     aggs = []
     for f in range(folds):
         tr = np.array([i for i in range(len(t.y)) if fold[i] != f and is_train_system(t.meta[i])
@@ -54,12 +58,19 @@ def cross_validate(t: Table, folds: int, *, k_pca: int, l2: float, use_pooled: b
         te = np.array([i for i in range(len(t.y)) if (fold[i] == f or t.meta[i]["set"] == "seed")
                        and is_test_system(t.meta[i])])
         t0 = time.perf_counter()
-        doc = fit_detector(t.subset(tr), k_pca=k_pca, l2=l2, use_pooled=use_pooled)
+        fold_census = None if census is None else [
+            r for r in census if fold_of(doc_key(r), folds) != f and is_train_system(r)
+            and (train_filter is None or train_filter(r))]
+        doc = fit_detector(t.subset(tr), k_pca=k_pca, l2=l2, use_pooled=use_pooled, census=fold_census)
         det = detector_of(doc)
-        out[te] = det.logits(t.scalars[te], t.pooled[te])
+        out[te] = det.lm_logits(t.scalars[te], t.pooled[te])
+        fe[te] = det.flag_evidence([t.meta[i].get("flags") or [] for i in te], len(te))
+        owner[te] = f
         aggs.append(doc["article"])
-        log(f"  fold {f}: train {len(tr)} test {len(te)} ({time.perf_counter() - t0:.1f}s)")
-    return out, fold, aggs
+        sel = doc.get("selected", {})
+        log(f"  fold {f}: train {len(tr)} test {len(te)}; k_pca={sel.get('k_pca')} l2={sel.get('l2')} "
+            f"({time.perf_counter() - t0:.1f}s)")
+    return out, owner, aggs, fe
 
 
 def sentence_report(t: Table, logits: np.ndarray, title: str) -> None:
@@ -89,23 +100,31 @@ def sentence_report(t: Table, logits: np.ndarray, title: str) -> None:
         line(f"  held-out system {s} vs refs", np.isin(sets, ["news21", "ted"]) & ((systems == s) | (t.y == 0)))
 
 
-def article_report(t: Table, logits: np.ndarray, aggs: list[dict], fold: np.ndarray, title: str) -> None:
+def article_report(t: Table, logits: np.ndarray, flag_ev: np.ndarray, aggs: list[dict], owner: np.ndarray,
+                   title: str) -> None:
+    """Articles scored as mtqa scores them: each with the aggregation of the fold that scored it
+    (``owner``), from the LM part of its sentences' log-odds plus their summed flag evidence."""
     from mtqa.heads.detector import article_logit_vec
 
     print(f"\n## {title}: document level (articles = set x system x document; held-out systems vs human)")
     print(f"{'cut':>6s} {'n docs':>7s} {'MT':>5s} {'AUROC':>7s}  95% CI   ECE   mean p(MT) human / MT")
     m = np.isfinite(logits)
     sub = t.subset(np.where(m)[0])
-    lg = logits[m]
-    fsub = fold[m]
-    for cut in CUTS:
+    lg, fe, own = logits[m], flag_ev[m], owner[m]
+    first = {}
+    for i, r in enumerate(sub.meta):
+        first.setdefault(f"{r['set']}|{r['system']}|{r['doc']}", i)
+
+    def scored(cut):
         groups, ys, keys = article_groups(sub, lg, (cut,))
-        # each article is scored with its own fold's aggregation parameters
-        first = {}
-        for i, r in enumerate(sub.meta):
-            first.setdefault(f"{r['set']}|{r['system']}|{r['doc']}", i)
-        folds_of = [fsub[first["|".join(k.split("|")[:3])]] for k in keys]
-        z = np.array([article_logit_vec([g], **aggs[f])[0] for g, f in zip(groups, folds_of)])
+        fe_groups, _, _ = article_groups(sub, fe, (cut,))
+        owners = [own[first["|".join(k.split("|")[:3])]] for k in keys]
+        z = np.array([article_logit_vec([g], **aggs[o], flag_sums=[f.sum()])[0]
+                      for g, f, o in zip(groups, fe_groups, owners)])
+        return z, ys, keys, groups
+
+    for cut in CUTS:
+        z, ys, keys, _ = scored(cut)
         keep = np.array([k.split("|")[0] in ("news21", "ted", "news-en") for k in keys])
         z, ys2 = z[keep], ys[keep]
         docs = np.array(["|".join([k.split("|")[0], k.split("|")[2]]) for k, kk in zip(keys, keep) if kk])
@@ -115,15 +134,13 @@ def article_report(t: Table, logits: np.ndarray, aggs: list[dict], fold: np.ndar
         print(f"{str(cut or 'whole'):>6s} {len(z):7d} {int(ys2.sum()):5d} {a:7.3f}  [{lo:.3f}, {hi:.3f}]  "
               f"{ece(p, ys2):.3f}  {p[ys2 == 0].mean():.3f} / {p[ys2 == 1].mean():.3f}")
     # the seed and the genuine news
-    groups, ys, keys = article_groups(sub, lg, (None,))
-    for g, y, k in zip(groups, ys, keys):
+    z, ys, keys, groups = scored(None)
+    for zi, k, g in zip(z, keys, groups):
         if k.startswith("seed"):
-            f = fsub[0]
-            print(f"seed article: p(MT) = {1 / (1 + np.exp(-article_logit_vec([g], **aggs[f])[0])):.3f} "
-                  f"({len(g)} sentences; fold-0 aggregation)")
-    news = [article_logit_vec([g], **aggs[0])[0] for g, k in zip(groups, keys) if k.startswith("news-en")]
-    if news:
-        pn = 1 / (1 + np.exp(-np.array(news)))
+            print(f"seed article: p(MT) = {1 / (1 + np.exp(-zi)):.3f} ({len(g)} sentences)")
+    news = np.array([zi for zi, k in zip(z, keys) if k.startswith("news-en")])
+    if len(news):
+        pn = 1 / (1 + np.exp(-news))
         print(f"genuine news-en articles (out of fold): mean p(MT) {pn.mean():.3f}, share > 0.5: {(pn > 0.5).mean():.3f}, "
               f"max {pn.max():.3f} (n={len(pn)})")
 
@@ -132,9 +149,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("features", help="feature cache folder (python -m mtqa.train.extract)")
     p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--k-pca", type=int, default=64)
-    p.add_argument("--l2", type=float, default=10.0)
+    p.add_argument("--k-pca", type=int, default=None, help="fix the PCA size (default: chosen per training fold)")
+    p.add_argument("--l2", type=float, default=None)
     p.add_argument("--no-transfer", action="store_true")
+    p.add_argument("--census", help="flag census of the whole corpus (python -m mtqa.train.flags) for the flag weights")
     a = p.parse_args(argv)
     meta, arrays = load_features(a.features)
     t = build_table(meta, arrays, keep=lambda r: r["set"] not in ("wmt22dev",) and not r["set"].endswith("-dev"))
@@ -143,17 +161,25 @@ def main(argv=None) -> int:
         counts[(r["set"].split("-")[0] if r["set"].startswith("mlqe") else r["set"], r["machine"])] = \
             counts.get((r["set"].split("-")[0] if r["set"].startswith("mlqe") else r["set"], r["machine"]), 0) + 1
     print("rows (set, machine):", dict(sorted(counts.items())))
-    logits, fold, aggs = cross_validate(t, a.folds, k_pca=a.k_pca, l2=a.l2)
-    sentence_report(t, logits, f"detector (scalar + pooled PCA {a.k_pca})")
-    article_report(t, logits, aggs, fold, f"detector (scalar + pooled PCA {a.k_pca})")
-    lo, fold2, aggs2 = cross_validate(t, a.folds, k_pca=0, l2=a.l2, use_pooled=False)
-    sentence_report(t, lo, "scalar features only")
-    article_report(t, lo, aggs2, fold2, "scalar features only")
+    census = None
+    if a.census:
+        from mtqa.train.flags import load_census
+
+        census = [r for r in load_census(a.census) if r.get("machine") is not None and r["set"] != "wmt22dev"
+                  and not r["set"].endswith("-dev")]
+        print(f"flag census: {len(census)} sentences (training folds' part used per fold)")
+    logits, owner, aggs, fe = cross_validate(t, a.folds, k_pca=a.k_pca, l2=a.l2, census=census)
+    sentence_report(t, logits + fe, "detector (scalar + pooled PCA + flags)")
+    article_report(t, logits, fe, aggs, owner, "detector (scalar + pooled PCA + flags)")
+    lo, owner2, aggs2, fe2 = cross_validate(t, a.folds, k_pca=0, l2=a.l2 or 10.0, use_pooled=False, census=census)
+    sentence_report(t, lo + fe2, "scalar features + flags only")
+    article_report(t, lo, fe2, aggs2, owner2, "scalar features + flags only")
     if not a.no_transfer:
         for dom in ("news21", "ted", "wiki"):
-            lt, ft, at = cross_validate(t, a.folds, k_pca=a.k_pca, l2=a.l2,
-                                        train_filter=lambda r, d=dom: domain(r["set"]) != d)
+            lt, _, _, ft = cross_validate(t, a.folds, k_pca=a.k_pca, l2=a.l2, census=census,
+                                          train_filter=lambda r, d=dom: domain(r["set"]) != d)
             sel = np.array([domain(r["set"]) == dom for r in t.meta])
+            lt = lt + ft
             lt[~sel] = np.nan
             sentence_report(t, lt, f"transfer: trained without {dom}, tested on {dom}")
     return 0

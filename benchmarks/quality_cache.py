@@ -5,7 +5,7 @@
 For every report set in the cache (WMT22 zh-en dev MQM, MLQE-PE dev DA; as many of their
 segments as the cache holds, which the output says) it applies the shipped combiner exactly
 as `mtqa score` does (columns + flags -> quality, major-error caps included) and prints
-Spearman with the gold score (bootstrap 95% CI over segments), the best single column for
+Spearman with the gold score (bootstrap 95% CI over documents), the best single column for
 comparison, and for the MQM set a reliability table of `quality` as the probability of "no
 major error" (ECE, 10 bins).
 """
@@ -25,24 +25,11 @@ sys.path.insert(0, str(ROOT))
 from mtqa.combine import LearnedCombiner, resource_path  # noqa: E402
 from mtqa.train.detector import ece  # noqa: E402
 from mtqa.train.extract import load_features  # noqa: E402
+from mtqa.train.quality import spearman_ci  # noqa: E402
 
 COLUMNS = ["lm_tokens", "lm_logprob", "surprisal_mean", "surprisal_max", "surprisal_p90", "entropy_mean",
            "excess_surprisal", "slor", "word_order_score", "artefact_count"]
 TOTAL = {"wmt22dev": 1019, **{f"mlqe-{lp}-dev": 1000 for lp in ("ro", "et", "ne", "si", "ru")}}
-
-
-def spearman_ci(x: np.ndarray, y: np.ndarray, n: int = 1000, seed: int = 0) -> tuple[float, float, float]:
-    from scipy.stats import spearmanr
-
-    rho = float(spearmanr(x, y).statistic)
-    rng = np.random.default_rng(seed)
-    vals = []
-    for _ in range(n):
-        i = rng.integers(0, len(x), len(x))
-        v = spearmanr(x[i], y[i]).statistic
-        if np.isfinite(v):
-            vals.append(v)
-    return rho, float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
 
 
 def main(argv=None) -> int:
@@ -62,9 +49,12 @@ def main(argv=None) -> int:
         for c in ("src_pmi", "src_logprob", "src_len_ratio"):
             cols[c] = [math.nan] * len(rows)
         flags = [list(r["flags"]) for r in rows]
-        q = np.array(comb.combine(cols, flags))
+        q = np.array(comb.combine(cols, flags).quality)
         gold = np.array([r["gold"] for r in rows])
-        rho, lo, hi = spearman_ci(q, gold)
+        # WMT22: resample whole documents (segments of one document share errors); MLQE-PE rows
+        # are single sentences
+        docs = np.array([r["doc"] for r in rows])
+        rho, lo, hi = spearman_ci(q, gold, docs)
         from scipy.stats import spearmanr
 
         best = max((abs(float(spearmanr(np.nan_to_num(np.array(cols[c], float)), gold).statistic)), c) for c in COLUMNS)

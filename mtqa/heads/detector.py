@@ -9,16 +9,28 @@ computes (no extra model pass):
   its tokens, standardised and projected on the ``k`` leading principal components of the
   training sentences (the projection is part of the parameter file).
 
-    logit_i          = w . [scalar_i, pca(pooled_i)] + b
+    logit_i          = cal(w . [scalar_i, pca(pooled_i)] + b) + sum_f flag_weight_f
     mt_probability_i = sigmoid(logit_i)             (Platt-calibrated on held-out documents)
+
+The artefact flags (``number_spacing``, ``self_relation``, ``boilerplate``, ...) enter as
+naive-Bayes evidence: each flag's weight is the log-ratio of its rate in machine and in human
+sentences of the training data (Jeffreys prior, so a flag seen a handful of times gets a
+modest weight), clipped to [0, 3]: a flag is never evidence of *human* writing (where one
+corpus's typography made a flag more common in human text, that is a shortcut that would not
+transfer), and no single flag decides alone. A logistic regression cannot learn these weights:
+the flags are too rare for its penalty.
 
 Article level. Evidence accumulates over sentences, but sentences of one article are not
 independent (same topic, same translator), so the sum of log-odds is discounted by a power
 of the number of sentences fitted on held-out documents:
 
-    article_logit = a + b * n ** g * mean_i(logit_i - c)     (0 <= g <= 1, b > 0)
+    article_logit = a + b * n ** g * mean_i(lm_logit_i - c)  +  sum_i flag_evidence_i
+                                                            (0 <= g <= 1, b > 0)
 
-``g = 1`` would be naive Bayes (a plain sum), ``g = 0`` a mean. With ``b > 0`` the article's
+``g = 1`` would be naive Bayes (a plain sum), ``g = 0`` a mean. The artefact flags' evidence
+is summed undiscounted: a flag is a discrete event of its own (a spaced currency sign, a
+repeated title, site boilerplate), not another reading of the same fluency profile, so
+several of them in one article add up as naive Bayes says. With ``b > 0`` the article's
 probability never falls when one sentence gets more suspicious (tested), and it grows with
 the number of consistently suspicious sentences. Sentences that are not English
 (``not_english``) or that the LM could not score are left out: they say nothing about
@@ -40,13 +52,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 FORMAT = "mtqa-mt-detector"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: artefact flags as naive-Bayes weights (no n_artefacts scalar)
 
 #: scalar features, in order (computed by :func:`scalar_features`)
 SCALAR_FEATURES = [
     "slor", "surprisal_mean", "surprisal_max", "surprisal_p90", "entropy_mean", "excess_surprisal",
     "log_tokens", "surprisal_std", "share_predictable", "share_surprising", "entropy_std",
-    "word_order_score", "n_artefacts", "chars_per_token", "comma_rate", "digit_share",
+    "word_order_score", "chars_per_token", "comma_rate", "digit_share",
 ]
 
 #: flags that do not count as artefact evidence for the detector
@@ -73,7 +85,6 @@ def scalar_features(row: Mapping[str, Any], logprobs: np.ndarray | None, entropi
     e = np.asarray(entropies, dtype=np.float64) if entropies is not None else np.zeros(0)
     n_tok = len(s)
     n_chars = max(len(text), 1)
-    flags = set(row.get("flags") or ()) - _NOT_EVIDENCE
     wo = _num(row.get("word_order_score"))
     return [
         _num(row.get("slor")), _num(row.get("surprisal_mean")), _num(row.get("surprisal_max")),
@@ -84,11 +95,15 @@ def scalar_features(row: Mapping[str, Any], logprobs: np.ndarray | None, entropi
         float((s > 8.0).mean()) if n_tok else math.nan,
         float(e.std()) if len(e) > 1 and np.isfinite(e).all() else math.nan,
         0.0 if math.isnan(wo) else wo,
-        float(len(flags)),
         len(text) / max(n_tok, 1),
         len(_COMMA.findall(text)) / n_chars * 100.0,
         sum(ch.isdigit() for ch in text) / n_chars,
     ]
+
+
+def flag_evidence(weights: Mapping[str, float], flags: Sequence[Sequence[str]]) -> np.ndarray:
+    """Per sentence: the summed naive-Bayes weights of its distinct artefact flags."""
+    return np.array([sum(weights.get(f, 0.0) for f in set(fl) - _NOT_EVIDENCE) for fl in flags], dtype=np.float64)
 
 
 def _sigmoid(x: np.ndarray | float):
@@ -99,7 +114,7 @@ class MTDetector:
     """Applies a shipped detector parameter file (see the module docstring)."""
 
     name = "mt-detector"
-    version = "1"
+    version = "2"
 
     def __init__(self, params_bytes: bytes, params_name: str = "detector.json"):
         doc = json.loads(params_bytes.decode("utf-8"))
@@ -125,6 +140,7 @@ class MTDetector:
         agg = doc["article"]
         self.agg = {k: float(agg[k]) for k in ("a", "b", "g", "c")}
         self.min_english_share = float(doc.get("min_english_share", 0.5))
+        self.flag_weights: dict[str, float] = {k: float(v) for k, v in doc.get("flags", {}).items()}
 
     @classmethod
     def from_file(cls, path) -> "MTDetector":
@@ -150,31 +166,46 @@ class MTDetector:
         proj = np.clip(p @ self.components.T, -50, 50).astype(np.float64)
         return np.hstack([z, proj])
 
-    def logits(self, scalars: np.ndarray, pooled: np.ndarray | None) -> np.ndarray:
-        """Calibrated sentence log-odds of "machine-made"."""
+    def flag_evidence(self, flags: Sequence[Sequence[str]] | None, n: int) -> np.ndarray:
+        return np.zeros(n) if flags is None else flag_evidence(self.flag_weights, flags)
+
+    def lm_logits(self, scalars: np.ndarray, pooled: np.ndarray | None) -> np.ndarray:
+        """Calibrated sentence log-odds of "machine-made" from the LM profile and states alone."""
         raw = self.design(scalars, pooled) @ self.coef + self.intercept
         return self.cal_a * raw + self.cal_b
 
-    def probabilities(self, scalars: np.ndarray, pooled: np.ndarray | None) -> np.ndarray:
-        return _sigmoid(self.logits(scalars, pooled))
+    def logits(self, scalars: np.ndarray, pooled: np.ndarray | None,
+               flags: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+        """Sentence log-odds of "machine-made": the LM part plus the flags' evidence (when given)."""
+        lm = self.lm_logits(scalars, pooled)
+        return lm + self.flag_evidence(flags, len(lm))
+
+    def probabilities(self, scalars: np.ndarray, pooled: np.ndarray | None,
+                      flags: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+        return _sigmoid(self.logits(scalars, pooled, flags))
 
     # articles ---------------------------------------------------------------------------------
-    def article_logit(self, logits: Sequence[float]) -> float:
-        """Accumulated, length-calibrated log-odds of an article from its sentences' log-odds."""
-        x = np.asarray([v for v in logits if v is not None and np.isfinite(v)], dtype=np.float64)
-        if len(x) == 0:
+    def article_logit(self, lm_logits: Sequence[float], flag_evidence: Sequence[float] | None = None) -> float:
+        """Accumulated, length-calibrated log-odds of an article from its sentences' LM log-odds
+        (:meth:`lm_logits`), plus the summed flag evidence of the same sentences. Sentences
+        with a NaN LM log-odds (not English, nothing scored) are left out of both."""
+        lg = np.asarray([np.nan if v is None else v for v in lm_logits], dtype=np.float64)
+        ok = np.isfinite(lg)
+        if not ok.any():
             return math.nan
-        a, b, g, c = self.agg["a"], self.agg["b"], self.agg["g"], self.agg["c"]
-        return float(a + b * len(x) ** g * (x - c).mean())
+        fe = np.zeros(len(lg)) if flag_evidence is None else np.asarray(flag_evidence, dtype=np.float64)
+        return float(article_logit_vec([lg[ok]], **self.agg, flag_sums=[fe[ok].sum()])[0])
 
-    def article_probability(self, logits: Sequence[float]) -> float:
-        v = self.article_logit(logits)
+    def article_probability(self, lm_logits: Sequence[float], flag_evidence: Sequence[float] | None = None) -> float:
+        v = self.article_logit(lm_logits, flag_evidence)
         return math.nan if math.isnan(v) else float(_sigmoid(v))
 
 
-def article_logit_vec(groups: Sequence[np.ndarray], a: float, b: float, g: float, c: float) -> np.ndarray:
+def article_logit_vec(groups: Sequence[np.ndarray], a: float, b: float, g: float, c: float,
+                      flag_sums: Sequence[float] | None = None) -> np.ndarray:
     """:meth:`MTDetector.article_logit` for many articles at once (training)."""
-    return np.array([a + b * len(x) ** g * (x - c).mean() for x in groups])
+    z = np.array([a + b * len(x) ** g * (np.asarray(x) - c).mean() for x in groups])
+    return z if flag_sums is None else z + np.asarray(flag_sums, dtype=np.float64)
 
 
 #: how each scalar feature reads to a user when it pushes a sentence towards "machine-made"
@@ -192,7 +223,6 @@ FEATURE_WORDS = {
     "share_surprising": "share of very surprising tokens",
     "entropy_std": "how uneven the LM's uncertainty is",
     "word_order_score": "a reordering the LM finds much more natural",
-    "n_artefacts": "MT artefact flags",
     "chars_per_token": "word length / tokenisation",
     "comma_rate": "punctuation rate",
     "digit_share": "share of digits",
@@ -226,7 +256,7 @@ def evidence(det: MTDetector, sentence_ids: Sequence[int], logits: Sequence[floa
         fl = [f for f in flags[i] if f not in _NOT_EVIDENCE]
         if fl:
             why.append("flags " + ", ".join(fl))
-        feats = [(sc[i, j], det.scalar_names[j]) for j in range(sc.shape[1]) if det.scalar_names[j] != "n_artefacts"]
+        feats = [(sc[i, j], det.scalar_names[j]) for j in range(sc.shape[1])]
         feats.sort(reverse=True)
         for value, name in feats[:2]:
             if value > 0.25:
@@ -262,10 +292,13 @@ def apply(det: MTDetector, sentence_rows: list[dict], article_rows: list[dict], 
     scalars = np.array([scalar_features(r, ts.logprobs, ts.entropies) for r, ts in zip(sentence_rows, scores)],
                        dtype=np.float64).reshape(n, len(SCALAR_FEATURES))
     pooled = pooled_states(scores, hidden_size) if det.uses_pooled else None
-    logits = det.logits(scalars, pooled) if n else np.zeros(0)
+    lm = det.lm_logits(scalars, pooled) if n else np.zeros(0)
+    fe = det.flag_evidence([r["flags"] for r in sentence_rows], n)
+    logits = lm + fe
     english = np.array([("not_english" not in r["flags"]) and len(ts.logprobs) > 0
                         for r, ts in zip(sentence_rows, scores)], dtype=bool)
     logits = np.where(english, logits, np.nan)
+    lm = np.where(english, lm, np.nan)
     for r, lg in zip(sentence_rows, logits):
         r["mt_probability"] = float(_sigmoid(lg)) if np.isfinite(lg) else math.nan
     by_article: dict[str, list[int]] = {}
@@ -281,7 +314,7 @@ def apply(det: MTDetector, sentence_rows: list[dict], article_rows: list[dict], 
                                 "not judged as machine-translated English") if idx else ""
             continue
         lg = logits[idx]
-        a["mt_probability"] = det.article_probability(lg)
+        a["mt_probability"] = det.article_probability(lm[idx], fe[idx])
         a["mt_evidence"] = evidence(det, [sentence_rows[i]["sentence_id"] for i in idx], lg,
                                     [sentence_rows[i]["flags"] for i in idx], scalars[idx],
                                     pooled[idx] if pooled is not None else None)

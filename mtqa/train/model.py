@@ -12,61 +12,39 @@ are a logistic fit of "MQM raters found no major error in the segment" on ``pred
 MQM training segments, so ``quality`` reads as the probability that an expert would find no
 major error (at the error rate of the WMT zh-en MT systems the calibration saw). Every
 distinct artefact flag lowers the log-odds by ``flag_logit`` (monotone: a flag never
-raises quality). The parameters are a small JSON file (``mtqa/resources/``).
+raises quality). The parameters are a small JSON file (``mtqa/resources/``); this module
+fits them, :mod:`mtqa.heads.quality` applies them.
 """
 
 from __future__ import annotations
 
-import math
 from statistics import NormalDist
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-FORMAT = "mtqa-quality-model"
-FORMAT_VERSION = 1
-
-#: feature name -> (columns it needs, how it is computed from one row's values)
-TARGET_FEATURES = ["log_tokens", "lm_logprob", "surprisal_mean", "surprisal_max", "surprisal_p90",
-                   "entropy_mean", "excess_surprisal", "slor"]
-SOURCE_FEATURES = TARGET_FEATURES + ["src_pmi", "src_logprob", "src_len_ratio", "src_pmi_sum", "src_logprob_mean"]
-# flags that are not artefact evidence: the combiner's own, and `truncated` (a note on how much was scored)
-OWN_FLAGS = {"low_quality", "truncated"}
+# the inference half (applying shipped parameters) lives in mtqa.heads.quality; training
+# imports it, never the reverse, so scoring loads no training code
+from mtqa.heads.quality import (FLAG_WEIGHTS, FORMAT, FORMAT_VERSION, OWN_FLAGS, QualityModel, _num,  # noqa: F401
+                                feature_matrix, feature_value, n_flags, predict_linear, sigmoid)
+from mtqa.signals.registry import declared_columns
 
 
-def _num(v: Any) -> float:
-    if v is None:
-        return math.nan
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return math.nan
-    return x
+def _float_columns(signal: str) -> list[str]:
+    """The float columns ``signal`` declares, in its order: what the heads learn from."""
+    return [c.name for c in declared_columns([signal]) if c.dtype == "float32"]
 
 
-def feature_value(name: str, row: Mapping[str, Any]) -> float:
-    if name == "src_pmi_sum":  # total PMI (per-token PMI x target tokens)
-        return _num(row.get("src_pmi")) * _num(row.get("lm_tokens"))
-    if name == "src_logprob_mean":  # mean conditional log-prob per token
-        return _num(row.get("src_logprob")) / max(_num(row.get("lm_tokens")), 1.0)
-    if name == "log_tokens":
-        return math.log1p(max(_num(row.get("lm_tokens")), 0.0)) if row.get("lm_tokens") is not None else math.nan
-    return _num(row.get(name))
-
-
-def feature_matrix(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> np.ndarray:
-    return np.array([[feature_value(n, r) for n in names] for r in rows], dtype=np.float64).reshape(len(rows), len(names))
-
-
-# Flags that say the line is not translated prose at all (site boilerplate, text left in
-# another language) weigh as three ordinary artefacts: the LM features of a short, common
-# line like "Back to top button" look fluent, and the learned heads reward shortness.
-FLAG_WEIGHTS = {"boilerplate": 3.0, "not_english": 3.0}
-
-
-def n_flags(flags: Sequence[str]) -> float:
-    """Weighted count of distinct artefact flags (each 1, except FLAG_WEIGHTS)."""
-    return sum(FLAG_WEIGHTS.get(f, 1.0) for f in set(flags) - OWN_FLAGS)
+#: the target-only head's features: the LM signal's float columns, plus ``log_tokens``
+#: (``log1p`` of its ``lm_tokens``); derived from the declared columns, so a column the LM
+#: signal adds is learned from at the next fit (the parameter file names its features)
+TARGET_FEATURES = ["log_tokens", *_float_columns("lm")]
+#: the with-source head: also the source signal's float columns and two derived from them
+SOURCE_FEATURES = TARGET_FEATURES + [*_float_columns("source"), "src_pmi_sum", "src_logprob_mean"]
+#: what the heads see besides the LM (corpus-wide fits, :mod:`mtqa.train.quality`): the
+#: word-order search's gain and the flags, with weights learned from the judgements
+EXTRA_FEATURES = ["word_order_score", "n_major_flags", "n_minor_flags"]
+FLAG_FEATURES = ("n_major_flags", "n_minor_flags")
 
 
 def rank_normal(values: Sequence[float]) -> np.ndarray:
@@ -100,13 +78,6 @@ def fit_ridge(X: np.ndarray, y: np.ndarray, ridge: float) -> dict:
     return {"mean": mean.tolist(), "std": std.tolist(), "coef": coef.tolist(), "intercept": ym}
 
 
-def predict_linear(head: Mapping[str, Any], X: np.ndarray) -> np.ndarray:
-    mean, std = np.asarray(head["mean"]), np.asarray(head["std"])
-    Z = (X - mean) / std
-    Z = np.where(np.isfinite(Z), Z, 0.0)
-    return head["intercept"] + Z @ np.asarray(head["coef"])
-
-
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iters: int = 50) -> tuple[float, float]:
     """1-D logistic regression p(y=1) = sigmoid(a x + b) by Newton's method (deterministic)."""
     X = np.stack([x, np.ones_like(x)], axis=1)
@@ -122,13 +93,6 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iters: int = 50
     return float(w[0]), float(w[1])
 
 
-def sigmoid(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
 def _round(obj, nd=6):
     if isinstance(obj, float):
         return float(f"{obj:.{nd}g}")
@@ -140,7 +104,7 @@ def _round(obj, nd=6):
 
 
 def fit_model(rows: Sequence[Mapping[str, Any]], *, ridge: float = 1.0, flag_logit: float = 1.0,
-              model: str = "gemma-3-270m") -> dict:
+              model: str = "gemma-3-270m", extra_features: Sequence[str] = ()) -> dict:
     """Fit both heads on training ``rows`` (dicts with signal columns, ``gold``, ``group``,
     ``no_major`` (MQM) and ``flags``). Returns the JSON-able parameter document."""
     rows = list(rows)
@@ -152,15 +116,23 @@ def fit_model(rows: Sequence[Mapping[str, Any]], *, ridge: float = 1.0, flag_log
         y[idx] = rank_normal([rows[i]["gold"] for i in idx])
     heads = {}
     for head, names, keep in (
-        ("target", TARGET_FEATURES, lambda r: True),
-        ("source", SOURCE_FEATURES, lambda r: r.get("src_pmi") is not None and _num(r.get("src_pmi")) == _num(r.get("src_pmi"))),
+        ("target", TARGET_FEATURES + list(extra_features), lambda r: True),
+        ("source", SOURCE_FEATURES + list(extra_features), lambda r: r.get("src_pmi") is not None and _num(r.get("src_pmi")) == _num(r.get("src_pmi"))),
     ):
         idx = [i for i, r in enumerate(rows) if keep(r)]
         if len(idx) < 5:
             continue
         sub = [rows[i] for i in idx]
-        X = feature_matrix(sub, names)
-        params = fit_ridge(X, y[idx], ridge)
+        names = list(names)
+        while True:
+            X = feature_matrix(sub, names)
+            params = fit_ridge(X, y[idx], ridge)
+            # a flag must never raise quality: a flag feature the data would give a positive
+            # weight (a corpus quirk) is dropped and the head refitted without it
+            wrong = [n for n, c in zip(names, params["coef"]) if n in FLAG_FEATURES and c > 0]
+            if not wrong:
+                break
+            names = [n for n in names if n not in wrong]
         pred = predict_linear(params, X)
         cal = [i for i, r in enumerate(sub) if r.get("no_major") is not None]
         if len(cal) >= 10 and 0 < sum(sub[i]["no_major"] for i in cal) < len(cal):
@@ -173,35 +145,3 @@ def fit_model(rows: Sequence[Mapping[str, Any]], *, ridge: float = 1.0, flag_log
     doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": model, "flag_logit": flag_logit,
            "ridge": ridge, "target": "gold rank-normalised per group", "heads": heads}
     return _round(doc)
-
-
-class QualityModel:
-    """Applies a parameter document to pipeline columns (row-wise head choice)."""
-
-    def __init__(self, doc: Mapping[str, Any]):
-        if doc.get("format") != FORMAT:
-            raise ValueError("not an mtqa quality model file")
-        self.doc = doc
-        self.heads = doc["heads"]
-        self.flag_logit = float(doc.get("flag_logit", 1.0))
-
-    def head_for(self, row: Mapping[str, Any]) -> str:
-        if "source" in self.heads and math.isfinite(_num(row.get("src_pmi"))):
-            return "source"
-        return "target"
-
-    def predict_z(self, row: Mapping[str, Any], head: str | None = None) -> float:
-        head = head or self.head_for(row)
-        h = self.heads[head]
-        X = feature_matrix([row], h["features"])
-        return float(predict_linear(h, X)[0])
-
-    def quality(self, row: Mapping[str, Any], flags: Sequence[str] = (), head: str | None = None) -> float:
-        head = head or self.head_for(row)
-        h = self.heads[head]
-        if not math.isfinite(_num(row.get("surprisal_mean"))):
-            base_logit = 0.0  # nothing the LM could score: neutral
-        else:
-            c = h["calibration"]
-            base_logit = c["a"] * self.predict_z(row, head) + c["b"]
-        return sigmoid(base_logit - self.flag_logit * n_flags(flags))

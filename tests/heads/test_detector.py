@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mtqa.heads.detector import SCALAR_FEATURES, MTDetector, evidence, scalar_features
-from mtqa.train.detector import Table, fit_aggregator, fit_detector, logistic_fit
+from mtqa.train.detector import Table, fit_aggregator, fit_detector, fit_flag_weights, logistic_fit
 
 
 def _synthetic_table(n_docs: int = 40, per_doc: int = 8, seed: int = 0) -> Table:
@@ -94,7 +94,7 @@ def test_scalar_features_read_the_token_profile():
            "word_order_score": 6.0}
     f = dict(zip(SCALAR_FEATURES, scalar_features(row, np.array([-0.1, -2.0, -9.0]), np.array([1.0, 2.0, 3.0]))))
     assert f["share_predictable"] == pytest.approx(1 / 3) and f["share_surprising"] == pytest.approx(1 / 3)
-    assert f["n_artefacts"] == 1.0  # lm_spike is not an artefact flag
+    assert "n_artefacts" not in f  # flags enter as naive-Bayes weights (test below)
     assert f["word_order_score"] == 6.0 and f["digit_share"] > 0
 
 
@@ -107,3 +107,46 @@ def test_evidence_names_the_sentences_and_their_flags(detector):
     text = evidence(detector, list(range(8)), logits, flags, t.scalars[:8], t.pooled[:8])
     assert "English sentences look machine-made" in text
     assert "sentence 2 (p=0.99): flags fused_sentence" in text
+
+
+def test_flag_weights_are_rate_ratios_never_negative_and_bounded():
+    t = _synthetic_table(n_docs=40, per_doc=10)
+    machine = [i for i in range(len(t.y)) if t.y[i] == 1]
+    human = [i for i in range(len(t.y)) if t.y[i] == 0]
+    for i in machine[:40]:
+        t.meta[i]["flags"] = ["number_spacing"]  # 40 of 200 machine sentences, no human one
+    for i in human[:30]:
+        t.meta[i]["flags"] = ["punct_spacing"]  # a human-typical quirk: never evidence of "human"
+    for i in machine[:2] + human[:2]:
+        t.meta[i]["flags"] = t.meta[i]["flags"] + ["doubled_word"]  # as common in both classes
+    t.meta[human[0]]["flags"] = t.meta[human[0]]["flags"] + ["lm_spike"]  # not an artefact flag
+    w = fit_flag_weights(t.meta)
+    # 40.5/201 vs 0.5/201: log(81) = 4.39, clipped to 3
+    assert w["number_spacing"] == pytest.approx(3.0)
+    assert "doubled_word" not in w and "punct_spacing" not in w and "lm_spike" not in w
+    for i in machine[:38]:
+        t.meta[i]["flags"] = []  # 2 of 200: a modest weight, log(2.5 / 0.5)
+    assert fit_flag_weights(t.meta)["number_spacing"] == pytest.approx(math.log(5.0), rel=1e-6)
+
+
+def test_flags_raise_a_sentence_logit_by_their_weight(detector):
+    t = _synthetic_table(n_docs=2, seed=5)
+    det = MTDetector(json.dumps({**detector.doc, "flags": {"number_spacing": 2.0, "boilerplate": 1.0}}).encode(), "x")
+    plain = det.logits(t.scalars[:3], t.pooled[:3])
+    flagged = det.logits(t.scalars[:3], t.pooled[:3], [["number_spacing"], ["number_spacing", "boilerplate", "lm_spike"], []])
+    np.testing.assert_allclose(flagged - plain, [2.0, 3.0, 0.0])
+
+
+def test_census_supplies_the_rule_flags_and_the_table_the_lm_flags():
+    from mtqa.train.detector import flag_weights
+
+    t = _synthetic_table(n_docs=40, per_doc=10)
+    machine = [i for i in range(len(t.y)) if t.y[i] == 1]
+    for i in machine[:5]:
+        t.meta[i]["flags"] = ["word_order", "number_spacing"]  # the table: both flags on 5 of 200
+    census = [{"set": "news21", "machine": m, "flags": ["number_spacing"] if m and j < 2 else []}
+              for m in (0, 1) for j in range(1000)]  # the census: number_spacing on 2 of 1000
+    w = flag_weights(t, census)
+    assert w["word_order"] == pytest.approx(math.log(5.5 / 0.5))
+    assert w["number_spacing"] == pytest.approx(math.log(2.5 / 0.5))  # the census rate, not the table's
+    assert flag_weights(t, None)["number_spacing"] == pytest.approx(math.log(5.5 / 0.5))

@@ -1,0 +1,140 @@
+"""Fitting the quality model from the corpus feature cache: all the judged training data.
+
+``python -m mtqa train --quality FEATURES`` (FEATURES: ``python -m mtqa.train.extract``).
+
+Training rows: every machine-translated segment with a human judgement in the training
+sets of ``mtqa.train.corpus``: newstest2021 and TED zh-en MQM (every system x segment) and
+the five MLQE-PE training pairs (DA). The report sets (WMT22 zh-en dev MQM, MLQE-PE dev
+DA) are never trained or tuned on. Gold scores are rank-normalised per data set
+(:func:`mtqa.train.model.rank_normal`), the ridge penalty is chosen by cross-validation
+grouped by source document inside the training rows, and the calibration ("no major error"
+on the MQM training segments) comes from :func:`mtqa.train.model.fit_model`.
+
+Target-only: the corpus cache holds target-side signals only (the source-conditioned pass
+doubles the cost of extraction), so this fits the target head. ``keep_source_head`` carries
+the with-source head of an existing parameter file over unchanged (with its own fixed
+``flag_logit`` and a note of where it came from), so a job with sources keeps using them;
+run on the shipped file it reproduces the shipped file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+
+from mtqa.train.model import EXTRA_FEATURES, TARGET_FEATURES, fit_model, fit_ridge, predict_linear, rank_normal
+from mtqa.heads.quality import feature_matrix
+
+#: candidate ridge penalties (standardised features, rank-normal targets)
+RIDGES = (1.0, 10.0, 100.0, 1000.0)
+
+
+def is_report_set(name: str) -> bool:
+    return name == "wmt22dev" or name.endswith("-dev")
+
+
+def quality_rows(meta: Sequence[dict], *, report: bool = False) -> list[dict]:
+    """Machine-translated rows with a gold judgement: training sets, or (``report``) the dev sets."""
+    out = []
+    for r in meta:
+        if r.get("machine") != 1 or r.get("gold") is None or r["set"] == "seed":
+            continue
+        if is_report_set(r["set"]) != report:
+            continue
+        out.append({**r, "group": r["set"], "id": r["key"]})
+    return out
+
+
+def _doc_fold(r: dict, k: int) -> int:
+    key = f"{r['set']}|{str(r.get('doc', '')).split('#')[0]}"
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % k
+
+
+def choose_ridge(rows: list[dict], names: Sequence[str], folds: int = 5,
+                 log: Callable[[str], None] = lambda m: None) -> float:
+    """The penalty with the best mean per-set Spearman of out-of-fold predictions (folds by
+    source document, inside the training rows)."""
+    from scipy.stats import spearmanr
+
+    y = np.zeros(len(rows))
+    by: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        by.setdefault(r["group"], []).append(i)
+    for idx in by.values():
+        y[idx] = rank_normal([rows[i]["gold"] for i in idx])
+    X = feature_matrix(rows, names)
+    fold = np.array([_doc_fold(r, folds) for r in rows])
+    best = None
+    for lam in RIDGES:
+        pred = np.zeros(len(rows))
+        for f in range(folds):
+            tr, te = fold != f, fold == f
+            pred[te] = predict_linear(fit_ridge(X[tr], y[tr], lam), X[te])
+        rho = float(np.mean([spearmanr(pred[idx], y[idx]).statistic for idx in by.values() if len(idx) > 10]))
+        log(f"  ridge {lam:g}: out-of-fold mean Spearman over training sets {rho:.4f}")
+        if best is None or rho > best[0]:
+            best = (rho, lam)
+    return best[1]
+
+
+def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", keep_source_head: str | None = None,
+                  log: Callable[[str], None] = print) -> str:
+    """Fit the target head on every judged training row of the cache; write the parameter
+    file (deterministic: the same cache gives a byte-identical file); return its sha256."""
+    from mtqa.train.extract import load_features
+    from mtqa.train.run import write_params
+
+    meta, _ = load_features(features)
+    rows = quality_rows(meta)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["set"]] = counts.get(r["set"], 0) + 1
+    log(f"quality: {len(rows)} judged training segments {dict(sorted(counts.items()))}")
+    names = TARGET_FEATURES + EXTRA_FEATURES
+    ridge = choose_ridge(rows, names, log=log)
+    doc = fit_model(rows, ridge=ridge, flag_logit=0.0, model=model, extra_features=EXTRA_FEATURES)
+    doc["trained_on"] = dict(sorted(counts.items()))
+    doc["ridge_candidates"] = list(RIDGES)
+    if keep_source_head:
+        import json
+        from pathlib import Path
+
+        old = json.loads(Path(keep_source_head).read_text(encoding="utf-8"))
+        src = old.get("heads", {}).get("source")
+        if src is not None:
+            src = dict(src)
+            src.setdefault("flag_logit", old.get("flag_logit", 1.0))
+            src.setdefault("origin", f"carried over from {Path(keep_source_head).name} "
+                                     f"(trained on {sorted({t.get('name') for t in old.get('trained_on', [])})})")
+            doc["heads"]["source"] = src
+            log(f"  source head carried over from {keep_source_head}")
+    sha = write_params(doc, output)
+    for head, h in doc["heads"].items():
+        coefs = ", ".join(f"{f}={c:+.3f}" for f, c in zip(h["features"], h["coef"]))
+        log(f"  {head} head (n={h.get('n_train')}, ridge {ridge:g}): {coefs}; "
+            f"calibration a={h['calibration']['a']:+.3f} b={h['calibration']['b']:+.3f}")
+    log(f"wrote {output} (sha256 {sha})")
+    return sha
+
+
+def spearman_ci(x: np.ndarray, y: np.ndarray, clusters: np.ndarray | None = None, n: int = 1000,
+                seed: int = 0) -> tuple[float, float, float]:
+    """Spearman and a percentile bootstrap 95% CI (resampling clusters, e.g. documents, when given)."""
+    from scipy.stats import spearmanr
+
+    rho = float(spearmanr(x, y).statistic)
+    rng = np.random.default_rng(seed)
+    if clusters is None:
+        clusters = np.arange(len(x))
+    uniq = np.unique(clusters)
+    members = {c: np.where(clusters == c)[0] for c in uniq}
+    vals = []
+    for _ in range(n):
+        idx = np.concatenate([members[c] for c in rng.choice(uniq, len(uniq))])
+        v = spearmanr(x[idx], y[idx]).statistic
+        if math.isfinite(v):
+            vals.append(v)
+    return rho, float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))

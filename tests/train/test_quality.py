@@ -1,0 +1,87 @@
+"""Fitting the quality head from a corpus feature cache (mtqa.train.quality)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from mtqa.heads.quality import QualityModel
+from mtqa.train.quality import quality_rows, spearman_ci, train_quality
+
+
+def _write_cache(folder, n: int = 400, seed: int = 0) -> None:
+    """A two-chunk feature cache: judged MT rows of two training sets and one report set,
+    whose gold follows ``slor`` (and a major flag lowers it), plus human rows (no gold)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        s = ["news21", "mlqe-ro-train", "wmt22dev"][i % 3]
+        slor = float(rng.normal(2, 1))
+        flags = ["fused_sentence"] if i % 17 == 0 else []
+        gold = slor + rng.normal(0, 0.7) - (2.0 if flags else 0.0)
+        rows.append({"set": s, "system": "hyp.X", "doc": f"d{i // 4}", "seg": i % 4, "text": f"s{i}",
+                     "source": None, "machine": 1, "gold": gold, "no_major": float(gold > 2) if s != "mlqe-ro-train"
+                     else None, "key": f"{s}|hyp.X|d{i // 4}|{i % 4}", "flags": flags, "lm_tokens": 12,
+                     "lm_logprob": -30.0, "surprisal_mean": float(rng.normal(3, 1)), "surprisal_max": 8.0,
+                     "surprisal_p90": 6.0, "entropy_mean": 3.0, "excess_surprisal": 0.5, "slor": slor,
+                     "word_order_score": 0.0, "artefact_count": len(flags)})
+    rows.append({**rows[0], "machine": 0, "gold": None, "key": "news21|ref.A|d0|0", "system": "ref.A"})
+    folder.mkdir()
+    half = len(rows) // 2
+    for k, part in enumerate((rows[:half], rows[half:])):
+        (folder / f"chunk-{k:05d}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
+        np.savez(folder / f"chunk-{k:05d}.npz", pooled=np.zeros((len(part), 4), np.float16),
+                 tok_len=np.ones(len(part), np.int32), tok_logprob=np.zeros(len(part), np.float16),
+                 tok_entropy=np.zeros(len(part), np.float16))
+
+
+def test_fits_on_training_sets_only_learns_the_flag_and_is_deterministic(tmp_path):
+    _write_cache(tmp_path / "cache")
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    sha_a = train_quality(str(tmp_path / "cache"), str(a), log=lambda m: None)
+    sha_b = train_quality(str(tmp_path / "cache"), str(b), log=lambda m: None)
+    assert sha_a == sha_b and a.read_bytes() == b.read_bytes()
+    doc = json.loads(a.read_text())
+    assert set(doc["trained_on"]) == {"news21", "mlqe-ro-train"}  # never the report set, never human rows
+    head = doc["heads"]["target"]
+    coef = dict(zip(head["features"], head["coef"]))
+    assert coef["slor"] > 0.3 and coef["n_major_flags"] < 0  # learned from the judgements
+    assert doc["flag_logit"] == 0.0 and "source" not in doc["heads"]
+    model = QualityModel(doc)
+    row = {"slor": 2.0, "surprisal_mean": 3.0, "lm_tokens": 12}
+    assert model.quality(row, ["fused_sentence"]) < model.quality(row, [])
+
+
+def test_report_rows_are_the_dev_sets(tmp_path):
+    from mtqa.train.extract import load_features
+
+    _write_cache(tmp_path / "cache")
+    meta, _ = load_features(tmp_path / "cache")
+    assert {r["set"] for r in quality_rows(meta, report=True)} == {"wmt22dev"}
+    assert all(r["machine"] == 1 for r in quality_rows(meta))
+
+
+def test_keeps_an_existing_source_head_with_its_own_flag_penalty(tmp_path):
+    _write_cache(tmp_path / "cache")
+    old = {"format": "mtqa-quality-model", "format_version": 1, "flag_logit": 1.0, "trained_on": [{"name": "x"}],
+           "heads": {"source": {"features": ["slor"], "mean": [2.0], "std": [1.0], "coef": [0.5], "intercept": 0.0,
+                                "calibration": {"a": 1.0, "b": 0.0}}}}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    train_quality(str(tmp_path / "cache"), str(tmp_path / "new.json"), keep_source_head=str(tmp_path / "old.json"),
+                  log=lambda m: None)
+    doc = json.loads((tmp_path / "new.json").read_text())
+    assert doc["heads"]["source"]["coef"] == [0.5] and doc["heads"]["source"]["flag_logit"] == 1.0
+    model = QualityModel(doc)
+    row = {"slor": 2.0, "surprisal_mean": 3.0, "src_pmi": 0.1}
+    assert model.quality(row, ["doubled_word"], head="source") == pytest.approx(1 / (1 + math.exp(1.0)))
+
+
+def test_spearman_ci_brackets_the_estimate():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    y = x + rng.normal(size=300)
+    rho, lo, hi = spearman_ci(x, y, np.arange(300) // 3, n=200)
+    assert lo < rho < hi and 0.5 < rho < 0.8
