@@ -1,7 +1,7 @@
 """Throughput against the machine's limit, in one process, on the same sentences.
 
     python benchmarks/throughput.py [--model gemma-3-270m] [--sentences 300] [--dtype float32 bfloat16]
-                                    [--memory] [--memory-model smollm2-135m]
+                                    [--device cpu|cuda] [--memory] [--memory-model smollm2-135m]
 
 Prints, per dtype:
 * the bare model forward pass (decoder + output layer on the same batches, tokens/s);
@@ -9,6 +9,8 @@ Prints, per dtype:
   writing, dataset assembly; tokens/s and sentences/s) and its ratio to the bare forward;
 * torch GEMM peak (fp32, bf16) and the pipeline's effective GFLOP/s (2 x parameters used per
   token, output layer included, + attention) as a share of the bf16 peak.
+With ``--device cuda`` everything above runs on the GPU (timings after ``torch.cuda.synchronize()``,
+the GEMM peak measured on the device); ``benchmarks/gpu.sh`` sets a lent CUDA machine up for it.
 With ``--memory``: peak resident memory of ``score`` in a fresh process for 1k and 100k
 sentences (``--memory-model``; a stub scorer with ``--memory-stub``), to check it streams.
 """
@@ -31,13 +33,21 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample-mt-article.txt"
 
 
-def gemm_peak(dtype: torch.dtype, n: int = 2048, reps: int = 6) -> float:
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+def sync(device: str) -> None:
+    """Wait for queued GPU work, so that a wall-clock interval covers it (no-op on CPU)."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def gemm_peak(dtype: torch.dtype, n: int = 2048, reps: int = 6, device: str = "cpu") -> float:
+    a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
     for _ in range(2):
         a @ b
+    sync(device)
     t = time.perf_counter()
     for _ in range(reps):
         a @ b
+    sync(device)
     return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
 
 
@@ -72,7 +82,7 @@ def flops_per_token(model, ctx: float) -> float:
     return 2 * (body + head) + 4 * cfg.num_hidden_layers * heads * ctx
 
 
-def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_check: bool) -> dict:
+def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_check: bool, device: str = "cpu") -> dict:
     from mtqa.config import JobConfig
     from mtqa.models import resolve
     from mtqa.models.lm import CausalLM
@@ -81,27 +91,31 @@ def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_chec
     sentences = corpus(n)
     resolved = resolve(model_name)
     batch_tokens, batch_size = 4096, 64
-    lm = CausalLM(resolved.path, device="cpu", dtype=dtype, threads=threads, batch_tokens=batch_tokens,
+    lm = CausalLM(resolved.path, device=device, dtype=dtype, threads=threads, batch_tokens=batch_tokens,
                   batch_size=batch_size)
     lm.score(sentences[:16])  # warm-up
     lm.clear_cache()
+    sync(device)
     t = time.perf_counter()
     scores = lm.score(sentences)
+    sync(device)
     bare_s = time.perf_counter() - t
     n_tokens = sum(len(s.logprobs) for s in scores)
-    res = {"model": model_name, "dtype": dtype, "sentences": n, "tokens": n_tokens, "bare_s": bare_s,
+    res = {"model": model_name, "dtype": dtype, "device": device, "sentences": n, "tokens": n_tokens, "bare_s": bare_s,
            "bare_tok_s": n_tokens / bare_s}
     if entropy_check:
         no_entropy = lm.variant(entropy=False)  # same weights, own (empty) cache
+        sync(device)
         t = time.perf_counter()
         no_entropy.score(sentences)
+        sync(device)
         res["no_entropy_tok_s"] = n_tokens / (time.perf_counter() - t)
     ctx = n_tokens / n / 2
     res["gflop_per_token"] = flops_per_token(lm.model, ctx) / 1e9
     with tempfile.TemporaryDirectory() as tmp:
         inp = write_inputs(sentences, Path(tmp))
         cfg = JobConfig.model_validate({"inputs": [str(inp)], "output": f"{tmp}/out", "progress": False,
-                                        "model": {"name": model_name, "device": "cpu", "dtype": dtype,
+                                        "model": {"name": model_name, "device": device, "dtype": dtype,
                                                   "threads": threads, "batch_tokens": batch_tokens,
                                                   "batch_size": batch_size}})
         result = run_job(cfg, log=lambda m: None)
@@ -115,7 +129,7 @@ def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_chec
     return res
 
 
-def peak_rss(n: int, model: str, stub: bool) -> float:
+def peak_rss(n: int, model: str, stub: bool, device: str = "cpu") -> float:
     """Peak RSS (MiB) of a fresh ``score`` process on ``n`` sentences (the input is written here,
     so that building the corpus in memory does not count)."""
     tmp = Path(tempfile.mkdtemp())
@@ -156,7 +170,7 @@ if {stub}:
 else:
     engine = None
 cfg = JobConfig.model_validate({{"inputs": [str(inp)], "output": str(tmp / "out"), "progress": False,
-                                "model": {{"name": {model!r}, "device": "cpu", "dtype": "bfloat16"}}}})
+                                "model": {{"name": {model!r}, "device": {device!r}, "dtype": "bfloat16"}}}})
 r = run_job(cfg, log=lambda m: None, engine=engine)
 # VmHWM, not ru_maxrss: after fork + exec, Linux carries the parent's high-water mark into
 # ru_maxrss, so a child of a benchmark that holds two models would report the parent's size
@@ -177,6 +191,8 @@ def main() -> None:
     ap.add_argument("--sentences", type=int, default=300)
     ap.add_argument("--dtype", nargs="+", default=["float32", "bfloat16"])
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="where the model and the GEMM peak run (cuda: see benchmarks/gpu.sh)")
     ap.add_argument("--entropy-cost", action="store_true", help="also time the forward pass without entropies")
     ap.add_argument("--memory", action="store_true", help="peak RSS for 1k and 100k sentences (fresh processes)")
     ap.add_argument("--memory-model", default="smollm2-135m")
@@ -190,11 +206,20 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, threads {torch.get_num_threads()}")
-    peaks = {"fp32": gemm_peak(torch.float32), "bf16": gemm_peak(torch.bfloat16)}
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: torch sees no CUDA device (a CPU-only torch build, or no driver)")
+        print(f"device: {torch.cuda.get_device_name()}, CUDA {torch.version.cuda}")
+        # a GPU needs bigger products to reach its peak; 8192^3 x 20 is about a second at 1 PFLOP/s
+        size = {"n": 8192, "reps": 20}
+    else:
+        size = {}
+    peaks = {"fp32": gemm_peak(torch.float32, device=args.device, **size),
+             "bf16": gemm_peak(torch.bfloat16, device=args.device, **size)}
     print(f"torch GEMM peak: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s")
     for dtype in args.dtype:
-        r = bench(args.model, dtype, args.sentences, args.threads, args.entropy_cost)
-        print(f"[{r['model']} {dtype}] {r['sentences']} sentences, {r['tokens']} tokens, "
+        r = bench(args.model, dtype, args.sentences, args.threads, args.entropy_cost, args.device)
+        print(f"[{r['model']} {dtype}{' ' + args.device if args.device != 'cpu' else ''}] {r['sentences']} sentences, {r['tokens']} tokens, "
               f"{r['gflop_per_token']:.3f} GFLOP/token")
         line = f"  bare forward:  {r['bare_tok_s']:8.1f} tokens/s"
         if "no_entropy_tok_s" in r:
@@ -206,7 +231,7 @@ def main() -> None:
               f"(aim >= 0.5), {r['pipe_gflops'] / peaks['fp32']:.2f} of fp32 peak")
     if args.memory:
         what = "stub scorer (reader+segmentation+writer)" if args.memory_stub else f"{args.memory_model} bfloat16"
-        small, large = (peak_rss(n, args.memory_model, args.memory_stub) for n in args.memory_sizes)
+        small, large = (peak_rss(n, args.memory_model, args.memory_stub, args.device) for n in args.memory_sizes)
         print(f"peak RSS, {what}: {small['sentences']} sentences {small['rss_mib']:.0f} MiB, "
               f"{large['sentences']} sentences {large['rss_mib']:.0f} MiB "
               f"(ratio {large['rss_mib'] / small['rss_mib']:.2f}, aim <= 1.10)")

@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Collection, Sequence
 from typing import NoReturn
 
 from mtqa import __version__
@@ -73,19 +74,33 @@ class CommandParser(Parser):
         return parsed, extras
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The ``mtqa`` parser. ``only``: the commands whose arguments are filled in (None: all);
+    the others are still listed with their one-line help, so ``mtqa --help`` and a mistyped
+    command read the same. Filling in a command's arguments can import what its defaults and
+    choices come from (pydantic for ``score``, scipy for ``evaluate``), which ``mtqa --version``
+    and ``mtqa report ...`` should not wait for."""
     parser = Parser(prog="mtqa", description="Sentence-level quality assessment of machine-translated English.")
     parser.add_argument("--version", action="version", version=f"mtqa {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for name in COMMANDS:
         if importlib.util.find_spec(f"mtqa.commands.{COMMANDS[name]}") is None:
             continue
-        module = load(name)
+        module = load(name)  # light: command modules import their heavy dependencies in run()
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        p.add_argument("--debug", action="store_true", help="show full tracebacks and library warnings")
-        module.add_arguments(p)
+        if only is None or name in only:
+            p.add_argument("--debug", action="store_true", help="show full tracebacks and library warnings")
+            module.add_arguments(p)
         p.set_defaults(_module=module)
     return parser
+
+
+def _command_in(argv: Sequence[str]) -> set[str]:
+    """The command ``argv`` names, as a set for :func:`build_parser` (empty: none). The top-level
+    options (``--help``, ``--version``) take no value, so the first word that is not an option
+    is the command."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return {word} if word in COMMANDS else set()
 
 
 #: Warnings libraries emit during normal runs that a user can do nothing about, as (category,
@@ -120,7 +135,9 @@ def _quiet_libraries() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(only=_command_in(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()

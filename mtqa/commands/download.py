@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mtqa.models.embedded import DEFAULT_MODEL, EMBEDDED, download, model_dir, read_manifest
-
 HELP = "fetch and convert an embedded model ahead of time (default: the default model)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from mtqa.models.embedded import DEFAULT_MODEL, EMBEDDED
+
     p.add_argument("name", nargs="?", default=DEFAULT_MODEL, choices=sorted(EMBEDDED), help=f"default: {DEFAULT_MODEL}")
     p.add_argument("--force", action="store_true", help="fetch and convert again even if present")
 
 
 def run(args: argparse.Namespace) -> int:
+    from mtqa.models.embedded import download, model_dir, read_manifest
+
     folder = download(args.name, force=args.force, log=lambda m: print(m, file=sys.stderr))
     info = read_manifest(folder)
     print(f"{args.name}: {model_dir(args.name)}")

@@ -15,10 +15,11 @@ import argparse
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel
-from pydantic.fields import FieldInfo
+if TYPE_CHECKING:  # pydantic is imported when a parser is built, not when a command module is
+    from pydantic import BaseModel
+    from pydantic.fields import FieldInfo
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Flag:
 
 def config_field(model: type[BaseModel], key: str) -> FieldInfo:
     """The pydantic field behind a dotted key (``model.batch_size``); KeyError names the key."""
+    from pydantic import BaseModel
+
     node: type[BaseModel] = model
     parts = key.split(".")
     for i, part in enumerate(parts):

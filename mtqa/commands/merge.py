@@ -19,8 +19,9 @@ import sys
 from pathlib import Path
 
 from mtqa.errors import OutputError
-from mtqa.writers import (OutputLock, check_output, check_target, clear_output, export, job_key, save_dataset_atomic,
-                          write_failure, write_json_atomic)
+
+# mtqa.writers (and with it datasets) is imported in the functions that write: the CLI imports
+# every command module to list them, and that must not cost a datasets import.
 
 HELP = "join the output folders of a sharded job (--num-shards/--shard-index) into one output"
 
@@ -45,6 +46,8 @@ def _load_info(folder: Path) -> dict:
 
 
 def merge(folders: list[Path], out: Path, overwrite: bool = False, formats: list[str] | None = None) -> dict:
+    from mtqa.writers import OutputLock, check_output, check_target, job_key, write_failure
+
     check_target(out, folders, overwrite)  # before reading anything: never merge into (or over) a shard
     infos = [_load_info(f) for f in folders]
     shards = [i["shard"] for i in infos]
@@ -70,6 +73,8 @@ def merge(folders: list[Path], out: Path, overwrite: bool = False, formats: list
 def _merge(folders: list[Path], infos: list[dict], shards: list[dict], out: Path, overwrite: bool,
            formats: list[str] | None) -> dict:
     import datasets
+
+    from mtqa.writers import clear_output, export, save_dataset_atomic, write_json_atomic
 
     if overwrite:
         clear_output(out)

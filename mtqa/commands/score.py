@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
+from typing import TYPE_CHECKING
+
 from mtqa.commands.flags import Flag, add_config_flags, config_overrides
-from mtqa.config import JobConfig, load_config
-from mtqa.errors import InputError
-from mtqa.pipeline import run_job
-from mtqa.summary import format_summary
+
+if TYPE_CHECKING:
+    from mtqa.config import JobConfig
+    from mtqa.errors import InputError
+
+# The pipeline (torch, transformers, datasets) and the config model (pydantic) are imported
+# where they are used, not here: the CLI imports every command module to list them, and
+# ``mtqa --version``, ``mtqa score --help`` or a typo must not wait seconds for torch.
 
 HELP = "score articles sentence by sentence (files, folders, or a YAML job via --config)"
 
@@ -58,6 +64,8 @@ GROUPS = {"model": "model", "columns": "table columns", "scoring": "scoring thre
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from mtqa.config import JobConfig
+
     p.add_argument("inputs", nargs="*", help=JobConfig.model_fields["inputs"].description)
     p.add_argument("-c", "--config", help="YAML job file; flags given here override its values")
     add_config_flags(p, FLAGS, JobConfig, GROUPS)
@@ -108,7 +116,10 @@ def _api_engine(config: JobConfig, log):
 
 
 def run(args: argparse.Namespace) -> int:
+    from mtqa.config import load_config
+    from mtqa.pipeline import run_job
     from mtqa.progress import ProgressBar
+    from mtqa.summary import format_summary
 
     config = load_config(args.config, overrides(args))
     bar = ProgressBar() if config.progress else None

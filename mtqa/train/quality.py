@@ -107,14 +107,17 @@ def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", ke
         if src is not None:
             src = dict(src)
             src.setdefault("flag_logit", old.get("flag_logit", 1.0))
-            src.setdefault("origin", f"carried over from {Path(keep_source_head).name} "
-                                     f"(trained on {sorted({t.get('name') for t in old.get('trained_on', [])})})")
+            if "origin" not in src:  # a head carried over twice keeps where it first came from
+                was = old.get("trained_on", [])
+                names = sorted(was) if isinstance(was, dict) else sorted({t.get("name") for t in was})
+                src["origin"] = f"carried over from {Path(keep_source_head).name} (trained on {names})"
             doc["heads"]["source"] = src
             log(f"  source head carried over from {keep_source_head}")
     sha = write_params(doc, output)
     for head, h in doc["heads"].items():
         coefs = ", ".join(f"{f}={c:+.3f}" for f, c in zip(h["features"], h["coef"]))
-        log(f"  {head} head (n={h.get('n_train')}, ridge {ridge:g}): {coefs}; "
+        how = "carried over" if "origin" in h else f"ridge {ridge:g}"
+        log(f"  {head} head (n={h.get('n_train')}, {how}): {coefs}; "
             f"calibration a={h['calibration']['a']:+.3f} b={h['calibration']['b']:+.3f}")
     log(f"wrote {output} (sha256 {sha})")
     return sha

@@ -85,3 +85,16 @@ def test_spearman_ci_brackets_the_estimate():
     y = x + rng.normal(size=300)
     rho, lo, hi = spearman_ci(x, y, np.arange(300) // 3, n=200)
     assert lo < rho < hi and 0.5 < rho < 0.8
+
+
+def test_refitting_with_the_shipped_file_as_source_reproduces_it(tmp_path):
+    """`mtqa train --quality F --keep-source-head SHIPPED` gives SHIPPED again, byte for byte."""
+    _write_cache(tmp_path / "cache")
+    old = {"format": "mtqa-quality-model", "format_version": 1, "flag_logit": 1.0, "trained_on": [{"name": "x"}],
+           "heads": {"source": {"features": ["slor"], "mean": [2.0], "std": [1.0], "coef": [0.5], "intercept": 0.0,
+                                "calibration": {"a": 1.0, "b": 0.0}}}}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    quiet = {"log": lambda m: None}
+    train_quality(str(tmp_path / "cache"), str(tmp_path / "shipped.json"), keep_source_head=str(tmp_path / "old.json"), **quiet)
+    train_quality(str(tmp_path / "cache"), str(tmp_path / "again.json"), keep_source_head=str(tmp_path / "shipped.json"), **quiet)
+    assert (tmp_path / "again.json").read_bytes() == (tmp_path / "shipped.json").read_bytes()

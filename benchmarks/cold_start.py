@@ -1,0 +1,171 @@
+"""Cold start of ``mtqa score one-sentence.txt``, phase by phase, against the 3-second aim.
+
+    python benchmarks/cold_start.py [--repeat 1] [--model gemma-3-270m] [--no-load-detail]
+
+Every figure comes from fresh processes, as a user meets them (the model must be converted
+already: ``python -m mtqa download``):
+
+* **interpreter**: ``python -c pass`` (the floor no mtqa change can cut);
+* **--version**: ``python -X importtime -m mtqa --version``, the sum of its top-level imports
+  and its wall time: what every command pays before argparse answers;
+* **score-path imports**: ``-X importtime`` of the modules ``mtqa score`` needs before it
+  loads the model (the CLI, the pipeline, torch, transformers, datasets);
+* **score**: ``python -m mtqa score ONE.txt -o TMP --overwrite`` wall time, split with the
+  job's run.json timings into *before the job* (interpreter, imports, arguments, config and
+  input checks; summary printing after it), *model load* (``load_model_s``), *first batch*
+  (``score_s``: one sentence is one batch) and *write* (``write_s``);
+* **load detail** (unless ``--no-load-detail``): tokenizer and model ``from_pretrained`` timed
+  apart in a fresh process with torch already imported, and the dtype the weights are stored in
+  next to the dtype that runs here (a mismatch is a cast of every tensor at each load).
+
+The last line is the total and its ratio to the aim (<= 1 meets it). Figures vary with the
+machine's load; run with ``--repeat 3`` for the median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+AIM_S = 3.0
+SENTENCE = "The minister said that the new bridge will be opened for traffic in next spring.\n"
+
+#: what ``mtqa score`` imports before it loads the model (``score.run`` and what it calls)
+SCORE_IMPORTS = ("mtqa.cli", "mtqa.commands.score", "mtqa.config", "mtqa.pipeline", "mtqa.api", "mtqa.summary",
+                 "mtqa.progress", "transformers", "datasets")
+
+
+def _run(argv: list[str], cwd: Path = ROOT) -> tuple[float, subprocess.CompletedProcess]:
+    t = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=cwd)
+    wall = time.perf_counter() - t
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(argv)} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return wall, proc
+
+
+def top_level_import_s(importtime_stderr: str) -> tuple[float, list[tuple[float, str]]]:
+    """Sum of the top-level entries of ``-X importtime`` output (their cumulative times include
+    everything nested under them), and the five largest of them."""
+    tops = []
+    for line in importtime_stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cum_us, name = line.split("|", 2)
+        cum = int(cum_us)
+        if name.startswith(" ") and not name.startswith("  "):  # one space after '|': not nested
+            tops.append((cum / 1e6, name.strip()))
+    tops.sort(reverse=True)
+    return sum(t for t, _ in tops), tops[:5]
+
+
+def interpreter_s() -> float:
+    return _run([sys.executable, "-c", "pass"])[0]
+
+
+def version_phase() -> dict:
+    wall, proc = _run([sys.executable, "-X", "importtime", "-m", "mtqa", "--version"])
+    total, top = top_level_import_s(proc.stderr)
+    heavy = sorted({"torch", "datasets", "transformers", "scipy", "pandas"} & _imported(proc.stderr))
+    return {"wall_s": wall, "imports_s": total, "top": top, "heavy": heavy}
+
+
+def _imported(importtime_stderr: str) -> set[str]:
+    return {ln.rsplit("|", 1)[-1].strip() for ln in importtime_stderr.splitlines() if ln.startswith("import time:")}
+
+
+def score_imports_phase() -> dict:
+    code = "; ".join(f"import {m}" for m in SCORE_IMPORTS)
+    wall, proc = _run([sys.executable, "-X", "importtime", "-c", code])
+    total, top = top_level_import_s(proc.stderr)
+    return {"wall_s": wall, "imports_s": total, "top": top}
+
+
+def score_phase(model: str, tmp: Path) -> dict:
+    one = tmp / "one-sentence.txt"
+    one.write_text(SENTENCE, encoding="utf-8")
+    out = tmp / "out"
+    wall, proc = _run([sys.executable, "-m", "mtqa", "score", str(one), "-o", str(out), "--overwrite",
+                       "--model", model, "--no-progress"])
+    timings = json.loads((out / "run.json").read_text(encoding="utf-8"))["timings"]
+    job = timings["total_s"]
+    return {"wall_s": wall, "before_job_s": wall - job, "load_model_s": timings["load_model_s"],
+            "first_batch_s": timings["score_s"], "write_s": timings["write_s"], "job_s": job}
+
+
+LOAD_DETAIL = r"""
+import json, struct, sys, time
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from mtqa.models import resolve
+from mtqa.models.device import resolve_dtype
+path = resolve(sys.argv[1]).path
+runs = resolve_dtype("auto", "cpu")
+t = time.perf_counter(); AutoTokenizer.from_pretrained(path, local_files_only=True); tok = time.perf_counter() - t
+t = time.perf_counter(); AutoModelForCausalLM.from_pretrained(path, dtype=runs, local_files_only=True).eval()
+mod = time.perf_counter() - t
+stored = set()
+import pathlib
+for f in pathlib.Path(path).glob("*.safetensors"):
+    with open(f, "rb") as fh:
+        n = struct.unpack("<Q", fh.read(8))[0]
+        stored |= {v["dtype"] for k, v in json.loads(fh.read(n)).items() if k != "__metadata__"}
+size = sum(f.stat().st_size for f in pathlib.Path(path).glob("*.safetensors"))
+print(json.dumps({"tokenizer_s": tok, "model_s": mod, "stored": sorted(stored), "runs": str(runs).replace("torch.", ""),
+                  "weights_mib": size / 2**20}))
+"""
+
+
+def load_detail(model: str) -> dict:
+    _, proc = _run([sys.executable, "-c", LOAD_DETAIL, model])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _median(rows: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="gemma-3-270m")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each phase; medians are printed")
+    ap.add_argument("--no-load-detail", action="store_true", help="skip timing from_pretrained apart")
+    args = ap.parse_args()
+
+    interp = statistics.median(interpreter_s() for _ in range(args.repeat))
+    version = [version_phase() for _ in range(args.repeat)]
+    imports = [score_imports_phase() for _ in range(args.repeat)]
+    with tempfile.TemporaryDirectory() as tmp:
+        scores = [score_phase(args.model, Path(tmp)) for _ in range(args.repeat)]
+
+    print(f"cold start, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+          f"{args.repeat} run(s) per phase (median)")
+    print(f"  interpreter (python -c pass):     {interp:6.2f} s")
+    v = version[-1]
+    print(f"  mtqa --version:                   {_median(version, 'wall_s'):6.2f} s wall, imports "
+          f"{_median(version, 'imports_s'):.2f} s; heavy libraries imported: {', '.join(v['heavy']) or 'none'}")
+    print(f"  score-path imports:               {_median(imports, 'imports_s'):6.2f} s  (largest: "
+          + ", ".join(f"{name} {s:.2f}" for s, name in imports[-1]["top"][:4]) + ")")
+    print(f"  mtqa score ONE.txt, wall:         {_median(scores, 'wall_s'):6.2f} s")
+    print(f"    before the job (start-up, imports, checks, summary): {_median(scores, 'before_job_s'):6.2f} s")
+    print(f"    model load (load_model_s):                           {_median(scores, 'load_model_s'):6.2f} s")
+    print(f"    first batch (score_s, one sentence):                 {_median(scores, 'first_batch_s'):6.2f} s")
+    print(f"    write (write_s):                                     {_median(scores, 'write_s'):6.2f} s")
+    if not args.no_load_detail:
+        d = load_detail(args.model)
+        print(f"  from_pretrained (torch imported): tokenizer {d['tokenizer_s']:.2f} s, model {d['model_s']:.2f} s; "
+              f"weights stored {'/'.join(d['stored'])} ({d['weights_mib']:.0f} MiB), run as {d['runs']} here")
+    total = _median(scores, "wall_s")
+    print(f"total {total:.2f} s = {total / AIM_S:.2f} x the {AIM_S:.0f} s aim ({'met' if total <= AIM_S else 'not met'})")
+
+
+if __name__ == "__main__":
+    main()
