@@ -202,8 +202,8 @@ def test_source_and_reference_modes(tmp_path, default_model):
 def test_mt_probability_columns_and_article_evidence(job):
     """The detector's columns (issue 12): probabilities in [0, 1], evidence in words that
     names as many sentences as the article has, English articles marked "en", the detector
-    in the signature. (Whether the MT sample scores above the fluent one is a benchmark
-    figure, not a contract: with the detector shipped today it does not; see the README.)"""
+    in the signature. (How far the MT sample scores above the fluent one is a benchmark
+    figure, not a contract; see the README.)"""
     import math
 
     import datasets
@@ -219,7 +219,7 @@ def test_mt_probability_columns_and_article_evidence(job):
         assert 0.0 <= art["mt_probability"] <= 1.0
         assert f"of {art['n_sentences']} English sentences look machine-made" in art["mt_evidence"]
     run = json.loads((out / "run.json").read_text())
-    assert "|detector:mt-detector:1(params=detector-gemma-3-270m.json,sha256=" in run["signature"]
+    assert "|detector:mt-detector:2(params=detector-gemma-3-270m.json,sha256=" in run["signature"]
 
 
 @pytest.mark.model
