@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass, asdict
 from typing import Any, NamedTuple, Protocol, Sequence
 
-from mtqa.heads.quality import FLAG_WEIGHTS, MAJOR_FLAGS, OWN_FLAGS, QualityModel
+from mtqa.heads.quality import FLAG_WEIGHTS, MAJOR_FLAGS, OWN_FLAGS, QualityModel, sigmoid
 
 # MAJOR_FLAGS (mtqa.heads.quality) mark a *major* error in MQM's sense: whatever the learned
 # heads say, such a sentence ends below ``flag_quality`` (at most MAJOR_SHARE of it), and a
@@ -94,13 +94,6 @@ PARAMS: dict[str, HeuristicParams] = {
 DEFAULT_PARAMS = PARAMS["gemma-3-270m"]
 
 
-def _sigmoid(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
 class HeuristicCombiner:
     name = "heuristic"
     version = "2"  # 2: major-error flags cap quality below flag_quality
@@ -124,7 +117,7 @@ class HeuristicCombiner:
                 base = 0.5  # nothing the LM could score (e.g. only symbols): neutral
             else:
                 logit = p.slor_scale * (slor - p.slor_mid) - p.excess_scale * max(0.0, excess - p.excess_mid)
-                base = _sigmoid(logit)
+                base = sigmoid(logit)
             n_flags = len(set(fl) - _OWN_FLAGS)
             q = gate(base * p.flag_penalty ** n_flags, fl, self.flag_quality)
             out.append(float(min(1.0, max(0.0, q))))

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
 from mtqa.errors import OutputError
 
@@ -26,19 +27,29 @@ def write_failure(path: Path | str, exc: OSError, then: str) -> OutputError:
     return OutputError(f"cannot write {where}: {reason}. {then}")
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """``data`` as indented JSON at ``path``, synced to disk before the rename."""
+def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` a temporary file next to ``path``, then rename it into place; on any
+    failure the temporary file is removed and the error re-raised."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """``data`` as indented JSON at ``path``, synced to disk before the rename."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    replace_atomically(path, write)
 
 
 def save_dataset_atomic(ds, final: Path, scratch: Path) -> None:

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from pathlib import Path
+
+from mtqa.writers.atomic import replace_atomically
 
 
 def export(ds, path: Path, fmt: str) -> None:
     """Write ``ds`` to ``path`` as ``fmt`` under a temporary name, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        _export(ds, tmp, fmt)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
+    replace_atomically(path, lambda tmp: _export(ds, tmp, fmt))
 
 
 def _export(ds, path: Path, fmt: str) -> None:
