@@ -1,4 +1,4 @@
-"""Target-only `quality` against human judgements, from the feature cache (no model pass).
+"""`quality` against human judgements, from the feature cache (no model pass): target-only and with source.
 
     python benchmarks/quality_cache.py FEATURES [--params mtqa/resources/quality-gemma-3-270m.json]
 
@@ -8,6 +8,11 @@ as `mtqa score` does (columns + flags -> quality, major-error caps included) and
 Spearman with the gold score (bootstrap 95% CI over documents), the best single column for
 comparison, and for the MQM set a reliability table of `quality` as the probability of "no
 major error" (ECE, 10 bins).
+
+With source (rows where `python -m mtqa.train.extract_source` wrote the source columns):
+on the same rows, Spearman of the target-only head, of the with-source head, and of its two
+source inputs alone (`src_pmi`, `xling_cosine`), with CIs; the with-source head must beat
+both the target-only head and its best single input.
 """
 
 from __future__ import annotations
@@ -30,6 +35,26 @@ from mtqa.train.quality import spearman_ci  # noqa: E402
 COLUMNS = ["lm_tokens", "lm_logprob", "surprisal_mean", "surprisal_max", "surprisal_p90", "entropy_mean",
            "excess_surprisal", "slor", "word_order_score", "artefact_count"]
 TOTAL = {"wmt22dev": 1019, **{f"mlqe-{lp}-dev": 1000 for lp in ("ro", "et", "ne", "si", "ru")}}
+
+
+SOURCE_COLUMNS = ("src_pmi", "src_logprob", "src_len_ratio", "xling_cosine")
+
+
+def with_source(comb: LearnedCombiner, rows: list[dict]) -> None:
+    """Target-only vs with-source quality, and the source inputs alone, on the rows with source columns."""
+    rows = [r for r in rows if r.get("src_pmi") is not None and math.isfinite(r["src_pmi"])]
+    if len(rows) < 30 or "source" not in comb.model.heads:
+        return
+    cols = {c: [r.get(c) if r.get(c) is not None else math.nan for r in rows] for c in COLUMNS + list(SOURCE_COLUMNS)}
+    flags = [list(r["flags"]) for r in rows]
+    gold = np.array([r["gold"] for r in rows])
+    docs = np.array([r["doc"] for r in rows])
+    target = {**cols, **{c: [math.nan] * len(rows) for c in SOURCE_COLUMNS}}
+    for label, x in (("target-only", comb.combine(target, flags).quality),
+                     ("with source", comb.combine(cols, flags).quality),
+                     ("src_pmi alone", cols["src_pmi"]), ("xling_cosine alone", cols["xling_cosine"])):
+        rho, lo, hi = spearman_ci(np.array(x, float), gold, docs)
+        print(f"    {label:20s} n={len(rows):5d} {rho:7.3f} [{lo:.3f}, {hi:.3f}]")
 
 
 def main(argv=None) -> int:
@@ -59,6 +84,7 @@ def main(argv=None) -> int:
 
         best = max((abs(float(spearmanr(np.nan_to_num(np.array(cols[c], float)), gold).statistic)), c) for c in COLUMNS)
         print(f"{name:14s} {len(rows):5d} ({TOTAL[name]:5d}) {rho:10.3f} [{lo:.3f}, {hi:.3f}]   |rho| {best[0]:.3f} ({best[1]})")
+        with_source(comb, rows)
         if name == "wmt22dev":
             nm = np.array([r.get("no_major") for r in rows], float)
             print(f"  reliability of quality as P(no major error): ECE {ece(q, nm):.3f}")

@@ -61,6 +61,8 @@ def feature_value(name: str, row: Mapping[str, Any]) -> float:
         return _num(row.get("src_pmi")) * _num(row.get("lm_tokens"))
     if name == "src_logprob_mean":  # mean conditional log-prob per token
         return _num(row.get("src_logprob")) / max(_num(row.get("lm_tokens")), 1.0)
+    if name == "src_len_gap":  # omission or addition: |log length ratio|
+        return abs(_num(row.get("src_len_ratio")))
     if name in ("n_major_flags", "n_minor_flags"):
         fl = set(row.get("flags") or ()) - _NOT_ARTEFACTS
         major = len(fl & MAJOR_FLAGS)

@@ -49,16 +49,24 @@ def register(name: str, target: str, build: Builder) -> Entry:
     return entry
 
 
+def _encoder(config: "JobConfig"):
+    from mtqa.models.encoder import SentenceEncoder
+
+    return SentenceEncoder(threads=config.model.threads)
+
+
 register("lm", "mtqa.signals.lm:LMSignal",
          lambda cls, c, lm: cls(lm, spike_z=c.scoring.spike_z, spike_min=c.scoring.spike_min))
 register("word_order", "mtqa.signals.word_order:WordOrderSignal",
          lambda cls, c, lm: cls(lm, threshold=c.scoring.word_order_threshold))
 register("artefacts", "mtqa.signals.artefacts:ArtefactSignal", lambda cls, c, lm: cls())
 register("source", "mtqa.signals.source:SourceSignal", lambda cls, c, lm: cls(lm, unit=c.unit))
+register("xling", "mtqa.signals.xling:XlingSignal",
+         lambda cls, c, lm: cls(unit=c.unit, encoder=_encoder(c)))
 register("reference", "mtqa.signals.reference:ReferenceSignal", lambda cls, c, lm: cls(unit=c.unit))
 
 #: what a job runs without ``signals:``, in this order (the order of the output columns)
-DEFAULT_SIGNALS: tuple[str, ...] = ("lm", "word_order", "artefacts", "source", "reference")
+DEFAULT_SIGNALS: tuple[str, ...] = ("lm", "word_order", "artefacts", "source", "xling", "reference")
 #: signals a job cannot leave out: ``quality``, ``mt_probability`` and the token counts read the LM's columns
 REQUIRED_SIGNALS: tuple[str, ...] = ("lm",)
 

@@ -30,11 +30,26 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
+
 from mtqa.models.lm import CausalLM
 from mtqa.signals.base import Column, Signal, SignalOutput, flatten
 from mtqa.types import Article
 
 COND_TEMPLATE = "Source: {source}\nEnglish translation: "
+
+
+def source_for(article: Article, unit: str, max_source_chars: int) -> str | None:
+    """The source text each sentence of ``article`` is compared with, or None (no source; or,
+    unit ``article``, a source of several sentences longer than ``max_source_chars``, whose
+    alignment to one sentence is unknown)."""
+    src = article.source
+    if src is None or not str(src).strip():
+        return None
+    src = str(src)
+    if unit == "article" and len(article.sentences) > 1 and len(src) > max_source_chars:
+        return None
+    return src
 
 
 def conditional_prompt(source: str, target: str) -> tuple[str, int]:
@@ -43,6 +58,17 @@ def conditional_prompt(source: str, target: str) -> tuple[str, int]:
     imitate the template's)."""
     cond = COND_TEMPLATE.format(source=" ".join(source.split()))
     return cond + target, len(cond)
+
+
+def source_columns(cond: np.ndarray, bare: np.ndarray, text: str, source: str) -> dict[str, float] | None:
+    """The three columns from the sentence's conditional and bare token log-probs (None when
+    either is empty). Per-token PMI: sums over the whole target (token counts may differ by
+    one at the boundary), divided by the conditional's target tokens."""
+    if len(cond) == 0 or len(bare) == 0:
+        return None
+    cond_sum = float(cond.sum())
+    return {"src_logprob": cond_sum, "src_pmi": (cond_sum - float(bare.sum())) / len(cond),
+            "src_len_ratio": math.log(max(len(text), 1) / max(len(source), 1))}
 
 
 class SourceSignal(Signal):
@@ -65,13 +91,7 @@ class SourceSignal(Signal):
                 "max_tokens": self.lm.max_tokens, "log": "e"}
 
     def _source_for(self, article: Article) -> str | None:
-        src = article.source
-        if src is None or not str(src).strip():
-            return None
-        src = str(src)
-        if self.unit == "article" and len(article.sentences) > 1 and len(src) > self.max_source_chars:
-            return None
-        return src
+        return source_for(article, self.unit, self.max_source_chars)
 
     def compute(self, articles: Sequence[Article]) -> SignalOutput:
         sentences = flatten(articles)
@@ -92,14 +112,9 @@ class SourceSignal(Signal):
             # log p(target): the bare sentence, exactly as LMSignal scores it (a cache hit there)
             bare = self.lm.score([sentences[j[0]].text for j in jobs])
             for j, (idx, _prompt, _start, src) in enumerate(jobs):
-                lp_c, lp_u = cond[j], bare[j].logprobs
-                if len(lp_c) == 0 or len(lp_u) == 0:
-                    continue
-                cond_sum = float(lp_c.sum())
-                cols["src_logprob"][idx] = cond_sum
-                # per-token PMI: sums over the whole target (token counts may differ by one
-                # at the boundary), divided by the conditional's target tokens
-                cols["src_pmi"][idx] = (cond_sum - float(lp_u.sum())) / len(lp_c)
-                cols["src_len_ratio"][idx] = math.log(max(len(sentences[idx].text), 1) / max(len(src), 1))
+                values = source_columns(cond[j], bare[j].logprobs, sentences[idx].text, src)
+                if values is not None:
+                    for name, v in values.items():
+                        cols[name][idx] = v
         out.columns = cols
         return out

@@ -167,7 +167,8 @@ def extract(data: str | Path, out: str | Path, *, sets=None, chunk: int = 256, m
 
 def load_features(folder: str | Path) -> tuple[list[dict], dict[str, np.ndarray]]:
     """All cached chunks, in chunk order: (meta rows, arrays with per-item rows; token arrays
-    as ``tok_logprob``/``tok_entropy`` lists of per-item arrays)."""
+    as ``tok_logprob``/``tok_entropy`` lists of per-item arrays). Meta rows carry the
+    with-source columns where :mod:`mtqa.train.extract_source` has written them."""
     folder = Path(folder)
     meta: list[dict] = []
     pooled, lps, ents = [], [], []
@@ -182,6 +183,11 @@ def load_features(folder: str | Path) -> tuple[list[dict], dict[str, np.ndarray]
         ents += np.split(z["tok_entropy"].astype(np.float32), cuts)
         pooled.append(z["pooled"].astype(np.float32))
         meta += rows
+    from mtqa.train.extract_source import load_source_rows
+
+    with_source = load_source_rows(folder)  # the with-source columns, where a source pass wrote them
+    for r in meta:
+        r.update(with_source.get(r["key"], ()))
     arrays = {"pooled": np.concatenate(pooled) if pooled else np.zeros((0, 0), np.float32),
               "tok_logprob": lps, "tok_entropy": ents}
     return meta, arrays

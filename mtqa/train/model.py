@@ -39,8 +39,10 @@ def _float_columns(signal: str) -> list[str]:
 #: (``log1p`` of its ``lm_tokens``); derived from the declared columns, so a column the LM
 #: signal adds is learned from at the next fit (the parameter file names its features)
 TARGET_FEATURES = ["log_tokens", *_float_columns("lm")]
-#: the with-source head: also the source signal's float columns and two derived from them
-SOURCE_FEATURES = TARGET_FEATURES + [*_float_columns("source"), "src_pmi_sum", "src_logprob_mean"]
+#: the with-source head: also the source and xling signals' float columns and three derived
+#: from them (total PMI, conditional log-prob per token, the size of the length mismatch)
+SOURCE_FEATURES = TARGET_FEATURES + [*_float_columns("source"), *_float_columns("xling"), "src_pmi_sum",
+                                     "src_logprob_mean", "src_len_gap"]
 #: what the heads see besides the LM (corpus-wide fits, :mod:`mtqa.train.quality`): the
 #: word-order search's gain and the flags, with weights learned from the judgements
 EXTRA_FEATURES = ["word_order_score", "n_major_flags", "n_minor_flags"]
@@ -104,9 +106,12 @@ def _round(obj, nd=6):
 
 
 def fit_model(rows: Sequence[Mapping[str, Any]], *, ridge: float = 1.0, flag_logit: float = 1.0,
-              model: str = "gemma-3-270m", extra_features: Sequence[str] = ()) -> dict:
+              model: str = "gemma-3-270m", extra_features: Sequence[str] = (), source_ridge: float | None = None,
+              min_source_rows: int = 5) -> dict:
     """Fit both heads on training ``rows`` (dicts with signal columns, ``gold``, ``group``,
-    ``no_major`` (MQM) and ``flags``). Returns the JSON-able parameter document."""
+    ``no_major`` (MQM) and ``flags``): the target head on all of them, the source head (penalty
+    ``source_ridge``, default ``ridge``) on those with a source PMI, when there are at least
+    ``min_source_rows``. Returns the JSON-able parameter document."""
     rows = list(rows)
     groups: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
@@ -120,13 +125,14 @@ def fit_model(rows: Sequence[Mapping[str, Any]], *, ridge: float = 1.0, flag_log
         ("source", SOURCE_FEATURES + list(extra_features), lambda r: r.get("src_pmi") is not None and _num(r.get("src_pmi")) == _num(r.get("src_pmi"))),
     ):
         idx = [i for i, r in enumerate(rows) if keep(r)]
-        if len(idx) < 5:
+        if len(idx) < (5 if head == "target" else min_source_rows):
             continue
+        lam = source_ridge if head == "source" and source_ridge is not None else ridge
         sub = [rows[i] for i in idx]
         names = list(names)
         while True:
             X = feature_matrix(sub, names)
-            params = fit_ridge(X, y[idx], ridge)
+            params = fit_ridge(X, y[idx], lam)
             # a flag must never raise quality: a flag feature the data would give a positive
             # weight (a corpus quirk) is dropped and the head refitted without it
             wrong = [n for n, c in zip(names, params["coef"]) if n in FLAG_FEATURES and c > 0]
@@ -142,6 +148,8 @@ def fit_model(rows: Sequence[Mapping[str, Any]], *, ridge: float = 1.0, flag_log
             a, b, cal_on = 1.7, 0.0, "logistic(1.7 z)"
         heads[head] = {"features": list(names), **params, "calibration": {"a": a, "b": b, "target": cal_on,
                                                                           "n": len(cal)}, "n_train": len(idx)}
+        if lam != ridge:
+            heads[head]["ridge"] = lam
     doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": model, "flag_logit": flag_logit,
            "ridge": ridge, "target": "gold rank-normalised per group", "heads": heads}
     return _round(doc)

@@ -10,11 +10,13 @@ DA) are never trained or tuned on. Gold scores are rank-normalised per data set
 grouped by source document inside the training rows, and the calibration ("no major error"
 on the MQM training segments) comes from :func:`mtqa.train.model.fit_model`.
 
-Target-only: the corpus cache holds target-side signals only (the source-conditioned pass
-doubles the cost of extraction), so this fits the target head. ``keep_source_head`` carries
-the with-source head of an existing parameter file over unchanged (with its own fixed
-``flag_logit`` and a note of where it came from), so a job with sources keeps using them;
-run on the shipped file it reproduces the shipped file.
+With source: when :mod:`mtqa.train.extract_source` has added the with-source columns
+(source PMI, cross-lingual cosine) for at least ``MIN_SOURCE_ROWS`` training rows, the
+with-source head is fitted on those rows the same way (its own penalty, chosen by the same
+grouped CV). Otherwise ``keep_source_head`` carries the with-source head of an existing
+parameter file over unchanged (with its own fixed ``flag_logit`` and a note of where it
+came from), so a job with sources keeps using them; run on the shipped file it reproduces
+the shipped file.
 """
 
 from __future__ import annotations
@@ -25,11 +27,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from mtqa.train.model import EXTRA_FEATURES, TARGET_FEATURES, fit_model, fit_ridge, predict_linear, rank_normal
-from mtqa.heads.quality import feature_matrix
+from mtqa.heads.quality import _num, feature_matrix
+from mtqa.train.model import (EXTRA_FEATURES, SOURCE_FEATURES, TARGET_FEATURES, fit_model, fit_ridge, predict_linear,
+                              rank_normal)
 
 #: candidate ridge penalties (standardised features, rank-normal targets)
 RIDGES = (1.0, 10.0, 100.0, 1000.0)
+#: the with-source head is fitted from the cache when this many training rows have source
+#: columns (``python -m mtqa.train.extract_source``); with fewer, an existing head is carried over
+MIN_SOURCE_ROWS = 300
 
 
 def is_report_set(name: str) -> bool:
@@ -95,10 +101,19 @@ def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", ke
     log(f"quality: {len(rows)} judged training segments {dict(sorted(counts.items()))}")
     names = TARGET_FEATURES + EXTRA_FEATURES
     ridge = choose_ridge(rows, names, log=log)
-    doc = fit_model(rows, ridge=ridge, flag_logit=0.0, model=model, extra_features=EXTRA_FEATURES)
+    with_source = [r for r in rows if math.isfinite(_num(r.get("src_pmi")))]
+    source_ridge = None
+    if len(with_source) >= MIN_SOURCE_ROWS:
+        log(f"  source head: {len(with_source)} training segments with source columns")
+        source_ridge = choose_ridge(with_source, SOURCE_FEATURES + EXTRA_FEATURES, log=log)
+    doc = fit_model(rows, ridge=ridge, flag_logit=0.0, model=model, extra_features=EXTRA_FEATURES,
+                    source_ridge=source_ridge, min_source_rows=MIN_SOURCE_ROWS)
     doc["trained_on"] = dict(sorted(counts.items()))
     doc["ridge_candidates"] = list(RIDGES)
-    if keep_source_head:
+    if "source" in doc["heads"]:
+        if keep_source_head:
+            log(f"  source head fitted from the cache; {keep_source_head}'s is not carried over")
+    elif keep_source_head:
         import json
         from pathlib import Path
 
@@ -116,7 +131,7 @@ def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", ke
     sha = write_params(doc, output)
     for head, h in doc["heads"].items():
         coefs = ", ".join(f"{f}={c:+.3f}" for f, c in zip(h["features"], h["coef"]))
-        how = "carried over" if "origin" in h else f"ridge {ridge:g}"
+        how = "carried over" if "origin" in h else f"ridge {h.get('ridge', ridge):g}"
         log(f"  {head} head (n={h.get('n_train')}, {how}): {coefs}; "
             f"calibration a={h['calibration']['a']:+.3f} b={h['calibration']['b']:+.3f}")
     log(f"wrote {output} (sha256 {sha})")

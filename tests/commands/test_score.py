@@ -193,9 +193,11 @@ def test_source_and_reference_modes(tmp_path, default_model):
     s = {r["article_id"]: r for r in datasets.load_from_disk(str(out / "sentences"))}
     assert s["a"]["ref_bleu"] == 100.0 and s["a"]["ref_ter"] == 0.0 and math.isnan(s["b"]["ref_bleu"])
     assert math.isfinite(s["a"]["src_pmi"]) and math.isnan(s["b"]["src_pmi"])  # row b falls back to target-only
+    assert s["a"]["xling_cosine"] > 0.7 and math.isnan(s["b"]["xling_cosine"])  # a faithful translation
     assert all(0.0 <= r["quality"] <= 1.0 for r in s.values())
     info = json.loads((out / "run.json").read_text())
     assert set(info["sacrebleu"]) == {"bleu", "chrf", "ter"} and "tok:13a" in info["sacrebleu"]["bleu"]
+    assert "multilingual-e5-small" in info["signature"] and "weights_sha256=1571fc982750" in info["signature"]
 
 
 @pytest.mark.model

@@ -287,3 +287,24 @@ def test_pad_batch_and_softcap():
     out = softcap_(x, 30.0)
     assert out is x and torch.equal(x, want)
     assert torch.equal(softcap_(x.clone(), None), x)
+
+
+def test_fast_tokenizer_load_equals_autotokenizer(default_model):
+    """The embedded model's tokenizer built straight from tokenizer.json (the cold-start path)
+    encodes exactly as AutoTokenizer does: ids, offsets and the special-token ids mtqa reads."""
+    from transformers import AutoTokenizer
+
+    from mtqa.models.lm import load_tokenizer
+    from tests.conftest import DATA
+
+    fast = load_tokenizer(default_model.path)
+    auto = AutoTokenizer.from_pretrained(default_model.path, local_files_only=True)
+    assert fast is not None and fast.is_fast
+    texts = [line for f in sorted(DATA.glob("*.txt")) for line in f.read_text(encoding="utf-8").splitlines()]
+    texts += TEXTS + ["  two  spaces\tand a tab", "日本語のテキスト。", "Emoji 😀 and <bos> as text", "€ 40 ,and – dashes…"]
+    a = auto(texts, add_special_tokens=False, return_offsets_mapping=True)
+    b = fast(texts, add_special_tokens=False, return_offsets_mapping=True)
+    assert a["input_ids"] == b["input_ids"] and a["offset_mapping"] == b["offset_mapping"]
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id", "unk_token_id"):
+        assert getattr(fast, name) == getattr(auto, name), name
+    assert load_tokenizer(str(DATA)) is None  # not a converted model folder: AutoTokenizer is used

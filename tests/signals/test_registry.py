@@ -14,7 +14,7 @@ from mtqa.signals import build_signals, registry
 from mtqa.signals.base import Column
 from tests.conftest import DATA, ROOT, run_mtqa
 
-ALL = ["lm", "word_order", "artefacts", "source", "reference"]
+ALL = ["lm", "word_order", "artefacts", "source", "xling", "reference"]
 
 
 def _stub_lm(max_tokens: int = 512):
@@ -54,7 +54,7 @@ def test_build_uses_the_scoring_settings_in_the_order_given():
 
 @pytest.mark.parametrize("signals, message", [
     (["lm", "wordorder"], "unknown signal 'wordorder' (did you mean 'word_order'?); known signals: "
-                          "lm, word_order, artefacts, source, reference"),
+                          "lm, word_order, artefacts, source, xling, reference"),
     (["lm", "xyz"], "unknown signal 'xyz'; known signals: lm, word_order"),
     (["artefacts"], "'lm' is required"),
     (["lm", "artefacts", "lm"], "lm listed more than once"),
@@ -131,7 +131,7 @@ def test_a_job_with_some_signals_writes_only_their_columns(tmp_path, default_mod
     result = run_job(config, log=lambda msg: None)
     sentences = datasets.load_from_disk(str(out / "sentences"))
     expected = [c.name for c in registry.declared_columns(["lm", "artefacts"])]
-    left_out = [c.name for c in registry.declared_columns(["word_order", "source", "reference"])]
+    left_out = [c.name for c in registry.declared_columns(["word_order", "source", "xling", "reference"])]
     assert set(expected) <= set(sentences.column_names)
     assert not set(left_out) & set(sentences.column_names)
     assert list(result.run_info["columns"]) == expected

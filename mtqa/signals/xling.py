@@ -1,0 +1,58 @@
+"""Cross-lingual similarity: does the sentence mean what its source means?
+
+The cosine of multilingual sentence embeddings (multilingual-e5-small, :mod:`mtqa.models.encoder`)
+of the source and of the English sentence: an adequacy cue that needs no reference and
+complements the LM's source PMI (``source`` signal), which mostly sees fluency given the
+source. Per sentence with a source (the same source choice as the ``source`` signal:
+:func:`mtqa.signals.source.source_for`):
+
+* ``xling_cosine``: cosine of the two embeddings, in [-1, 1]; NaN without a source.
+
+Without any source in the batch the encoder is never loaded, so target-only jobs pay nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from mtqa.models.encoder import SentenceEncoder
+from mtqa.signals.base import Column, Signal, SignalOutput, flatten
+from mtqa.signals.source import source_for
+from mtqa.types import Article
+
+
+class XlingSignal(Signal):
+    name = "xling"
+    version = "1"
+    columns = (
+        Column("xling_cosine", "float32", "cosine of multilingual-e5-small embeddings of the sentence and its source; NaN without a source"),
+    )
+    labels: dict[str, str] = {}
+
+    def __init__(self, encoder: SentenceEncoder | None = None, *, unit: str = "segment", max_source_chars: int = 1000):
+        self.encoder = encoder or SentenceEncoder()
+        self.unit = unit
+        self.max_source_chars = max_source_chars
+
+    def settings(self) -> dict:
+        return {**self.encoder.settings(), "max_source_chars": self.max_source_chars}
+
+    def compute(self, articles: Sequence[Article]) -> SignalOutput:
+        n = len(flatten(articles))
+        out = SignalOutput.empty(n)
+        values = [float("nan")] * n
+        idx, sources, targets = [], [], []
+        k = 0
+        for a in articles:
+            src = source_for(a, self.unit, self.max_source_chars)
+            for s in a.sentences:
+                if src is not None and s.text.strip():
+                    idx.append(k)
+                    sources.append(src)
+                    targets.append(s.text)
+                k += 1
+        if idx:
+            for i, c in zip(idx, self.encoder.cosines(sources, targets)):
+                values[i] = float(c)
+        out.columns = {"xling_cosine": values}
+        return out

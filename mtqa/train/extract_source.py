@@ -1,0 +1,133 @@
+"""The with-source columns for a feature cache: source PMI and cross-lingual similarity.
+
+A second, resumable pass over a cache written by :mod:`mtqa.train.extract`: for every
+judged machine translation with a source (what the with-source quality head trains and is
+reported on), the ``source`` signal's columns (``src_logprob``, ``src_pmi``,
+``src_len_ratio``: the LM prompted with the source, :mod:`mtqa.signals.source`) and the
+``xling`` signal's ``xling_cosine`` (:mod:`mtqa.signals.xling`). The sentence's bare
+log-probability is read from the cache (the target pass computed it; float16 there, which
+moves ``src_pmi`` by about 1e-3 nats), so only the conditional pass runs: about 1.5x the
+target pass per row on a CPU.
+
+Per target chunk ``chunk-K`` it writes ``source-K.jsonl`` (one row per key; whole, via a
+temporary name), so a killed pass resumes; :func:`mtqa.train.extract.load_features` merges
+the rows into the cache's meta rows.
+
+    python -m mtqa.train.extract_source FEATURES [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SOURCE_VERSION = "1"
+
+
+def wanted(row: dict) -> bool:
+    """Rows the with-source head trains or is reported on: judged MT with a source."""
+    return row.get("machine") == 1 and row.get("gold") is not None and bool((row.get("source") or "").strip())
+
+
+def _chunk_rows(path: Path) -> tuple[list[dict], list[np.ndarray]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    z = np.load(path.with_suffix(".npz"))
+    bare = np.split(z["tok_logprob"].astype(np.float32), np.cumsum(z["tok_len"])[:-1])
+    return rows, bare
+
+
+class SourceExtractor:
+    def __init__(self, lm, encoder):
+        from mtqa.signals.source import SourceSignal
+        from mtqa.signals.xling import XlingSignal
+
+        self.lm = lm
+        self.source = SourceSignal(lm)
+        self.xling = XlingSignal(encoder)
+
+    def signature(self) -> str:
+        return "|".join([f"extract-source:{SOURCE_VERSION}", self.source.signature(), self.xling.signature()])
+
+    def run(self, rows: list[dict], bare: list[np.ndarray]) -> list[dict]:
+        from mtqa.signals.source import conditional_prompt, source_columns
+
+        idx = [i for i, r in enumerate(rows) if wanted(r)]
+        # the target text exactly as the target pass scored it (whitespace collapsed)
+        texts = [" ".join(rows[i]["text"].split()) for i in idx]
+        sources = [rows[i]["source"] for i in idx]
+        prompts = [conditional_prompt(s, t) for s, t in zip(sources, texts)]
+        cond = self.lm.suffix_logprobs([p for p, _ in prompts], [k for _, k in prompts]) if idx else []
+        cos = self.xling.encoder.cosines(sources, texts) if idx else []
+        out = []
+        for j, i in enumerate(idx):
+            row = {"key": rows[i]["key"], "src_logprob": None, "src_pmi": None, "src_len_ratio": None,
+                   "xling_cosine": float(cos[j])}
+            row.update(source_columns(cond[j], bare[i], texts[j], sources[j]) or {})
+            out.append(row)
+        return out
+
+
+def extract_source(features: str | Path, *, model: str = "gemma-3-270m", dtype: str = "float32",
+                   threads: int | None = None, max_chunks: int | None = None) -> None:
+    from mtqa.models import resolve
+    from mtqa.models.encoder import SentenceEncoder
+    from mtqa.models.lm import CausalLM
+
+    folder = Path(features)
+    todo = [p for p in sorted(folder.glob("chunk-*.jsonl"))
+            if not (folder / p.name.replace("chunk-", "source-")).is_file()]
+    print(f"extract-source: {len(todo)} chunks to do in {folder}", file=sys.stderr, flush=True)
+    if not todo:
+        return
+    resolved = resolve(model, log=lambda m: print(m, file=sys.stderr))
+    lm = CausalLM(resolved.path, device="cpu", dtype=dtype, threads=threads)
+    ex = SourceExtractor(lm, SentenceEncoder(threads=threads))
+    sig = f"{resolved.name}|{resolved.weights_sha256[:12]}|{lm.dtype}|{ex.signature()}"
+    sig_path = folder / "source-signature.txt"
+    if sig_path.is_file() and sig_path.read_text().strip() != sig:
+        raise SystemExit(f"{folder} holds source features of other settings ({sig_path.read_text().strip()})")
+    sig_path.write_text(sig + "\n")
+    t0 = time.perf_counter()
+    for j, path in enumerate(todo[:max_chunks] if max_chunks else todo):
+        t = time.perf_counter()
+        rows, bare = _chunk_rows(path)
+        out = ex.run(rows, bare)
+        target = folder / path.name.replace("chunk-", "source-")
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in out), encoding="utf-8")
+        os.replace(tmp, target)
+        print(f"{target.name}: {len(out)} rows {time.perf_counter() - t:.1f}s [{j + 1}/{len(todo)}, "
+              f"{time.perf_counter() - t0:.0f}s]", file=sys.stderr, flush=True)
+
+
+def load_source_rows(folder: str | Path) -> dict[str, dict]:
+    """key -> the with-source columns, for every row a source pass has written."""
+    out: dict[str, dict] = {}
+    for p in sorted(Path(folder).glob("source-*.jsonl")):
+        for line in p.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                out[r.pop("key")] = r
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("features", help="a cache folder written by python -m mtqa.train.extract")
+    p.add_argument("--model", default="gemma-3-270m")
+    p.add_argument("--dtype", default="float32")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--max-chunks", type=int)
+    a = p.parse_args(argv)
+    extract_source(a.features, model=a.model, dtype=a.dtype, threads=a.threads, max_chunks=a.max_chunks)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""The with-source cache pass computes what the source and xling signals compute at scoring time."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mtqa.models.encoder import SentenceEncoder
+from mtqa.segment import segment
+from mtqa.signals.source import SourceSignal
+from mtqa.signals.xling import XlingSignal
+from mtqa.train.extract import load_features
+from mtqa.train.extract_source import SourceExtractor, load_source_rows, wanted
+from mtqa.types import Article
+
+ROWS = [
+    {"key": "a|mt|0", "machine": 1, "gold": 0.3, "text": "The prime  minister presented the new law yesterday.",
+     "source": "Der Ministerpräsident hat gestern das neue Gesetz vorgestellt."},
+    {"key": "a|ref|0", "machine": 0, "gold": None, "text": "The premier unveiled the bill on Monday.",
+     "source": "Der Ministerpräsident hat gestern das neue Gesetz vorgestellt."},
+    {"key": "b|mt|0", "machine": 1, "gold": -0.5, "text": "She bought apples.", "source": ""},
+    {"key": "c|mt|0", "machine": 1, "gold": 0.1, "text": "NATO will add troops in Eastern Europe.",
+     "source": "北约将在东欧增加部队。"},
+]
+
+
+def test_only_judged_mt_with_a_source_is_wanted():
+    assert [wanted(r) for r in ROWS] == [True, False, False, True]
+
+
+def test_cache_pass_equals_the_signals(lm):
+    texts = [" ".join(r["text"].split()) for r in ROWS]
+    bare = [ts.logprobs for ts in lm.score(texts)]
+    ex = SourceExtractor(lm, SentenceEncoder(threads=1))
+    out = ex.run(ROWS, bare)
+    assert [r["key"] for r in out] == ["a|mt|0", "c|mt|0"]
+    arts = []
+    for r in (ROWS[0], ROWS[3]):
+        a = Article(r["key"], " ".join(r["text"].split()), "t", source=r["source"])
+        a.sentences = segment(a, "segment")
+        arts.append(a)
+    src = SourceSignal(lm).compute(arts).columns
+    xl = XlingSignal(SentenceEncoder(threads=1)).compute(arts).columns
+    for j, row in enumerate(out):
+        for name in ("src_logprob", "src_pmi", "src_len_ratio"):
+            assert row[name] == pytest.approx(src[name][j], rel=1e-5, abs=1e-5), name
+        assert row["xling_cosine"] == pytest.approx(xl["xling_cosine"][j], abs=1e-6)
+
+
+def test_load_features_merges_the_source_rows(tmp_path):
+    meta = [{"key": "k0", "set": "s", "text": "A."}, {"key": "k1", "set": "s", "text": "B."}]
+    (tmp_path / "chunk-00000.jsonl").write_text("".join(json.dumps(m) + "\n" for m in meta))
+    np.savez(tmp_path / "chunk-00000.npz", pooled=np.zeros((2, 4), np.float16), tok_len=np.array([1, 1], np.int32),
+             tok_logprob=np.zeros(2, np.float16), tok_entropy=np.zeros(2, np.float16))
+    (tmp_path / "source-00000.jsonl").write_text(json.dumps({"key": "k1", "src_pmi": 0.5, "xling_cosine": 0.9}) + "\n")
+    assert load_source_rows(tmp_path) == {"k1": {"src_pmi": 0.5, "xling_cosine": 0.9}}
+    rows, _ = load_features(tmp_path)
+    assert "src_pmi" not in rows[0] and rows[1]["src_pmi"] == 0.5 and rows[1]["xling_cosine"] == 0.9
