@@ -14,7 +14,8 @@ already: ``python -m mtqa download``):
   job's run.json timings into *before the job* (interpreter, imports, arguments, config and
   input checks; summary printing after it), *model load* (``load_model_s``), *first batch*
   (``score_s``: one sentence is one batch) and *write* (``write_s``);
-* **load detail** (unless ``--no-load-detail``): tokenizer and model ``from_pretrained`` timed
+* **load detail** (unless ``--no-load-detail``): tokenizer (mtqa's ``load_tokenizer`` next to
+  ``AutoTokenizer``) and model ``from_pretrained`` timed
   apart in a fresh process with torch already imported, and the dtype the weights are stored in
   next to the dtype that runs here (a mismatch is a cast of every tensor at each load).
 
@@ -109,7 +110,9 @@ from mtqa.models import resolve
 from mtqa.models.device import resolve_dtype
 path = resolve(sys.argv[1]).path
 runs = resolve_dtype("auto", "cpu")
-t = time.perf_counter(); AutoTokenizer.from_pretrained(path, local_files_only=True); tok = time.perf_counter() - t
+from mtqa.models.lm import load_tokenizer
+t = time.perf_counter(); AutoTokenizer.from_pretrained(path, local_files_only=True); auto = time.perf_counter() - t
+t = time.perf_counter(); load_tokenizer(path); tok = time.perf_counter() - t
 t = time.perf_counter(); AutoModelForCausalLM.from_pretrained(path, dtype=runs, local_files_only=True).eval()
 mod = time.perf_counter() - t
 stored = set()
@@ -119,7 +122,7 @@ for f in pathlib.Path(path).glob("*.safetensors"):
         n = struct.unpack("<Q", fh.read(8))[0]
         stored |= {v["dtype"] for k, v in json.loads(fh.read(n)).items() if k != "__metadata__"}
 size = sum(f.stat().st_size for f in pathlib.Path(path).glob("*.safetensors"))
-print(json.dumps({"tokenizer_s": tok, "model_s": mod, "stored": sorted(stored), "runs": str(runs).replace("torch.", ""),
+print(json.dumps({"tokenizer_s": tok, "autotokenizer_s": auto, "model_s": mod, "stored": sorted(stored), "runs": str(runs).replace("torch.", ""),
                   "weights_mib": size / 2**20}))
 """
 
@@ -161,7 +164,7 @@ def main() -> None:
     print(f"    write (write_s):                                     {_median(scores, 'write_s'):6.2f} s")
     if not args.no_load_detail:
         d = load_detail(args.model)
-        print(f"  from_pretrained (torch imported): tokenizer {d['tokenizer_s']:.2f} s, model {d['model_s']:.2f} s; "
+        print(f"  from_pretrained (torch imported): tokenizer {d['tokenizer_s']:.2f} s (AutoTokenizer {d['autotokenizer_s']:.2f} s), model {d['model_s']:.2f} s; "
               f"weights stored {'/'.join(d['stored'])} ({d['weights_mib']:.0f} MiB), run as {d['runs']} here")
     total = _median(scores, "wall_s")
     print(f"total {total:.2f} s = {total / AIM_S:.2f} x the {AIM_S:.0f} s aim ({'met' if total <= AIM_S else 'not met'})")
