@@ -31,6 +31,8 @@ import numpy as np
 from mtqa.train.corpus import CorpusArticle, articles, interleave, load_corpus
 
 TARGET_SIGNALS_VERSION = "1"
+#: the signals the cache holds (registry names; the with-source ones: ``mtqa.train.extract_source``)
+TARGET_SIGNALS: tuple[str, ...] = ("lm", "word_order", "artefacts")
 
 
 def _mtqa_articles(batch: list[CorpusArticle]):
@@ -51,17 +53,17 @@ def _mtqa_articles(batch: list[CorpusArticle]):
 
 class Extractor:
     def __init__(self, model: str = "gemma-3-270m", dtype: str = "bfloat16", threads: int | None = None):
+        from mtqa.config import JobConfig
         from mtqa.models import resolve
         from mtqa.models.lm import CausalLM
-        from mtqa.signals.artefacts import ArtefactSignal
-        from mtqa.signals.lm import LMSignal
-        from mtqa.signals.word_order import WordOrderSignal
+        from mtqa.signals.registry import build
 
         resolved = resolve(model, log=lambda m: print(m, file=sys.stderr))
         self.model = resolved
         # hidden states kept: the detector pools them, the word-order search reads them
         self.lm = CausalLM(resolved.path, device="cpu", dtype=dtype, threads=threads, keep_hidden=True)
-        self.signals = [LMSignal(self.lm), WordOrderSignal(self.lm), ArtefactSignal()]
+        # the target-side signals, built from the registry as a job with default settings builds them
+        self.signals = build(TARGET_SIGNALS, JobConfig(signals=list(TARGET_SIGNALS)), self.lm)
 
     def signature(self) -> str:
         return "|".join([f"extract:{TARGET_SIGNALS_VERSION}", self.model.name, self.model.weights_sha256[:12],

@@ -22,10 +22,10 @@ from mtqa.train.data import DataSpec, Example, load_examples
 from mtqa.types import Article, Sentence
 
 
-#: the signals the quality heads learn from (registry names, in the pipeline's order): the LM
-#: and source columns are the heads' features (``mtqa.train.model``), the artefact flags their
-#: penalty. The quality model's feature lists are derived from these signals' declared columns.
-FEATURE_SIGNALS: tuple[str, ...] = ("lm", "artefacts", "source")
+#: the signals the quality heads learn from (registry names, in the pipeline's order): the LM,
+#: source and xling columns are the heads' features (``mtqa.train.model``), the artefact flags
+#: their penalty. The quality model's feature lists are derived from these signals' declared columns.
+FEATURE_SIGNALS: tuple[str, ...] = ("lm", "artefacts", "source", "xling")
 
 
 def feature_signals(lm) -> list[Signal]:

@@ -105,9 +105,25 @@ def test_training_extracts_the_signals_it_always_did():
     from mtqa.signals.source import SourceSignal
     from mtqa.train.features import feature_signals, signals_key
 
+    from mtqa.signals.xling import XlingSignal
+
     lm = _stub_lm()
-    before = [LMSignal(lm), ArtefactSignal(), SourceSignal(lm, unit="segment")]
+    before = [LMSignal(lm), ArtefactSignal(), SourceSignal(lm, unit="segment"), XlingSignal(unit="segment")]
     assert signals_key(feature_signals(lm)) == signals_key(before)
+
+
+def test_the_corpus_cache_builds_its_signals_as_it_always_did():
+    """mtqa.train.extract builds its target signals through the registry: the same signatures
+    (the cache refuses a folder whose signature changed) as the classes built by hand."""
+    from mtqa.config import JobConfig
+    from mtqa.signals.artefacts import ArtefactSignal
+    from mtqa.signals.lm import LMSignal
+    from mtqa.signals.word_order import WordOrderSignal
+    from mtqa.train.extract import TARGET_SIGNALS
+
+    lm = SimpleNamespace(max_tokens=512, rescoring_dtype=lambda: "float32")
+    built = registry.build(TARGET_SIGNALS, JobConfig(signals=list(TARGET_SIGNALS)), lm)
+    assert [s.signature() for s in built] == [s.signature() for s in (LMSignal(lm), WordOrderSignal(lm), ArtefactSignal())]
 
 
 def test_the_quality_features_are_the_declared_columns():
