@@ -144,3 +144,33 @@ def test_a_language_whose_data_disagrees_with_the_pool_gets_its_own_head():
     assert model.head_for({"src_pmi": 0.1, "src_lang": "cc"}) == "source:cc"
     assert model.head_for({"src_pmi": 0.1, "src_lang": "zz"}) == "source"  # no head for it: the pooled one
     assert model.head_for({"src_pmi": float("nan"), "src_lang": "cc"}) == "target"
+
+
+def test_a_cache_with_source_columns_fits_the_source_head_itself(tmp_path):
+    """With a source pass in the cache (source-*.jsonl), the with-source head is fitted from
+    it, learns the cross-lingual cosine, and an old head given to carry over is not used."""
+    from mtqa.train.quality import MIN_SOURCE_ROWS
+
+    _write_cache(tmp_path / "cache", n=3 * MIN_SOURCE_ROWS)
+    rng = np.random.default_rng(3)
+    lines = []
+    for k in range(2):
+        for line in (tmp_path / "cache" / f"chunk-{k:05d}.jsonl").read_text().splitlines():
+            r = json.loads(line)
+            if r["machine"] == 1:
+                # the cosine carries what slor does not: the gold's noise
+                lines.append(json.dumps({"key": r["key"], "src_pmi": float(rng.normal()), "src_logprob": -20.0,
+                                         "src_len_ratio": 0.0, "src_lang": "xx",
+                                         "xling_cosine": r["gold"] - r["slor"] + float(rng.normal(0, 0.1))}))
+    (tmp_path / "cache" / "source-00000.jsonl").write_text("\n".join(lines) + "\n")
+    old = {"format": "mtqa-quality-model", "format_version": 1, "flag_logit": 1.0, "trained_on": [{"name": "x"}],
+           "heads": {"source": {"features": ["slor"], "mean": [2.0], "std": [1.0], "coef": [0.5], "intercept": 0.0,
+                                "calibration": {"a": 1.0, "b": 0.0}}}}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    train_quality(str(tmp_path / "cache"), str(tmp_path / "new.json"), keep_source_head=str(tmp_path / "old.json"),
+                  log=lambda m: None)
+    doc = json.loads((tmp_path / "new.json").read_text())
+    src = doc["heads"]["source"]
+    assert "origin" not in src and src["n_train"] >= MIN_SOURCE_ROWS
+    coef = dict(zip(src["features"], src["coef"]))
+    assert coef["xling_cosine"] > 0.3 and coef["slor"] > 0.3
