@@ -55,7 +55,10 @@ def with_source(comb: LearnedCombiner, rows: list[dict]) -> None:
                      ("with source", comb.combine(cols, flags).quality),
                      ("src_pmi alone", cols["src_pmi"]), ("xling_cosine alone", cols["xling_cosine"])):
         rho, lo, hi = spearman_ci(np.array(x, float), gold, docs)
-        print(f"    {label:20s} n={len(rows):5d} {rho:7.3f} [{lo:.3f}, {hi:.3f}]")
+        nm = np.array([r.get("no_major") if r.get("no_major") is not None else np.nan for r in rows], float)
+        cal = f"   ECE as P(no major error) {ece(np.array(x, float), nm):.3f}" \
+            if label in ("target-only", "with source") and np.isfinite(nm).all() else ""
+        print(f"    {label:20s} n={len(rows):5d} {rho:7.3f} [{lo:.3f}, {hi:.3f}]{cal}")
 
 
 def main(argv=None) -> int:

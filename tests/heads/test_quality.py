@@ -35,6 +35,9 @@ def test_shipped_parameters_order_sentences_sensibly(shipped):
 def test_head_choice_and_missing_columns(shipped):
     assert shipped.head_for(FLUENT) == "target"
     assert shipped.head_for({**FLUENT, "src_pmi": 1.2, "src_logprob": -20.0, "src_len_ratio": 0.1}) == "source"
+    # a source language with its own head uses it; one without falls back to the pooled head
+    assert shipped.head_for({**FLUENT, "src_pmi": 1.2, "src_lang": "zh"}) == "source:zh"
+    assert shipped.head_for({**FLUENT, "src_pmi": 1.2, "src_lang": "et"}) == "source"
     # a column a switched-off signal did not write reads as the training mean: a value, not an error
     partial = {k: v for k, v in FLUENT.items() if k not in ("surprisal_p90", "entropy_mean")}
     assert 0 < shipped.quality(partial) < 1
@@ -49,11 +52,17 @@ def test_flags_lower_quality_with_their_weights(shipped):
     plain = shipped.quality(FLUENT)
     assert shipped.quality(FLUENT, ["doubled_word"]) <= plain and shipped.quality(FLUENT, ["boilerplate"]) <= plain
     assert shipped.quality(FLUENT, ["truncated", "low_quality"]) == plain  # not artefact evidence
-    # the with-source head carries the fixed penalty it was fitted with (FLAG_WEIGHTS: heavier flags)
-    src = {**FLUENT, "src_pmi": 1.2, "src_logprob": -20.0, "src_len_ratio": 0.1}
-    plain_s = shipped.quality(src)
-    one, heavy = shipped.quality(src, ["doubled_word"]), shipped.quality(src, ["boilerplate"])
-    assert heavy < one < plain_s
+    # every with-source head (pooled and per language) learned its flag weights too: never
+    # positive, and a flag of either kind lowers quality (major errors are also capped below
+    # flag_quality by the combiner: tests/test_combine.py)
+    src = {**FLUENT, "src_pmi": 1.2, "src_logprob": -20.0, "src_len_ratio": 0.1, "xling_cosine": 0.85}
+    for head in (h for h in shipped.heads if h.startswith("source")):
+        coef = dict(zip(shipped.heads[head]["features"], shipped.heads[head]["coef"]))
+        assert coef["n_major_flags"] < 0 and coef.get("n_minor_flags", 0) <= 0, head
+        plain_s = shipped.quality(src, head=head)
+        assert shipped.quality(src, ["boilerplate"], head=head) < plain_s, head
+        assert shipped.quality(src, ["doubled_word"], head=head) <= plain_s, head
+    # files with a fixed flag penalty (flag_logit) weigh the heavier flags more
     assert n_flags(["boilerplate", "doubled_word", "doubled_word"]) == FLAG_WEIGHTS["boilerplate"] + 1
 
 
