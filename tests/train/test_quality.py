@@ -38,6 +38,14 @@ def _write_cache(folder, n: int = 400, seed: int = 0) -> None:
                  tok_entropy=np.zeros(len(part), np.float16))
 
 
+def _write_old_source_head(path) -> None:
+    """A parameter file with only a with-source head (fixed flag penalty 1), to carry over."""
+    old = {"format": "mtqa-quality-model", "format_version": 1, "flag_logit": 1.0, "trained_on": [{"name": "x"}],
+           "heads": {"source": {"features": ["slor"], "mean": [2.0], "std": [1.0], "coef": [0.5], "intercept": 0.0,
+                                "calibration": {"a": 1.0, "b": 0.0}}}}
+    path.write_text(json.dumps(old))
+
+
 def test_fits_on_training_sets_only_learns_the_flag_and_is_deterministic(tmp_path):
     _write_cache(tmp_path / "cache")
     a, b = tmp_path / "a.json", tmp_path / "b.json"
@@ -66,10 +74,7 @@ def test_report_rows_are_the_dev_sets(tmp_path):
 
 def test_keeps_an_existing_source_head_with_its_own_flag_penalty(tmp_path):
     _write_cache(tmp_path / "cache")
-    old = {"format": "mtqa-quality-model", "format_version": 1, "flag_logit": 1.0, "trained_on": [{"name": "x"}],
-           "heads": {"source": {"features": ["slor"], "mean": [2.0], "std": [1.0], "coef": [0.5], "intercept": 0.0,
-                                "calibration": {"a": 1.0, "b": 0.0}}}}
-    (tmp_path / "old.json").write_text(json.dumps(old))
+    _write_old_source_head(tmp_path / "old.json")
     train_quality(str(tmp_path / "cache"), str(tmp_path / "new.json"), keep_source_head=str(tmp_path / "old.json"),
                   log=lambda m: None)
     doc = json.loads((tmp_path / "new.json").read_text())
@@ -90,10 +95,7 @@ def test_spearman_ci_brackets_the_estimate():
 def test_refitting_with_the_shipped_file_as_source_reproduces_it(tmp_path):
     """`mtqa train --quality F --keep-source-head SHIPPED` gives SHIPPED again, byte for byte."""
     _write_cache(tmp_path / "cache")
-    old = {"format": "mtqa-quality-model", "format_version": 1, "flag_logit": 1.0, "trained_on": [{"name": "x"}],
-           "heads": {"source": {"features": ["slor"], "mean": [2.0], "std": [1.0], "coef": [0.5], "intercept": 0.0,
-                                "calibration": {"a": 1.0, "b": 0.0}}}}
-    (tmp_path / "old.json").write_text(json.dumps(old))
+    _write_old_source_head(tmp_path / "old.json")
     quiet = {"log": lambda m: None}
     train_quality(str(tmp_path / "cache"), str(tmp_path / "shipped.json"), keep_source_head=str(tmp_path / "old.json"), **quiet)
     train_quality(str(tmp_path / "cache"), str(tmp_path / "again.json"), keep_source_head=str(tmp_path / "shipped.json"), **quiet)
@@ -163,10 +165,7 @@ def test_a_cache_with_source_columns_fits_the_source_head_itself(tmp_path):
                                          "src_len_ratio": 0.0, "src_lang": "xx",
                                          "xling_cosine": r["gold"] - r["slor"] + float(rng.normal(0, 0.1))}))
     (tmp_path / "cache" / "source-00000.jsonl").write_text("\n".join(lines) + "\n")
-    old = {"format": "mtqa-quality-model", "format_version": 1, "flag_logit": 1.0, "trained_on": [{"name": "x"}],
-           "heads": {"source": {"features": ["slor"], "mean": [2.0], "std": [1.0], "coef": [0.5], "intercept": 0.0,
-                                "calibration": {"a": 1.0, "b": 0.0}}}}
-    (tmp_path / "old.json").write_text(json.dumps(old))
+    _write_old_source_head(tmp_path / "old.json")
     train_quality(str(tmp_path / "cache"), str(tmp_path / "new.json"), keep_source_head=str(tmp_path / "old.json"),
                   log=lambda m: None)
     doc = json.loads((tmp_path / "new.json").read_text())
