@@ -83,11 +83,14 @@ def n_flags(flags: Sequence[str]) -> float:
     return sum(FLAG_WEIGHTS.get(f, 1.0) for f in set(flags) - OWN_FLAGS)
 
 
+def standardise(head: Mapping[str, Any], X: np.ndarray) -> np.ndarray:
+    """``(X - mean) / std`` with the head's training statistics; missing/NaN -> 0 (the mean)."""
+    Z = (X - np.asarray(head["mean"])) / np.asarray(head["std"])
+    return np.where(np.isfinite(Z), Z, 0.0)
+
+
 def predict_linear(head: Mapping[str, Any], X: np.ndarray) -> np.ndarray:
-    mean, std = np.asarray(head["mean"]), np.asarray(head["std"])
-    Z = (X - mean) / std
-    Z = np.where(np.isfinite(Z), Z, 0.0)
-    return head["intercept"] + Z @ np.asarray(head["coef"])
+    return head["intercept"] + standardise(head, X) @ np.asarray(head["coef"])
 
 
 def sigmoid(x: float) -> float:

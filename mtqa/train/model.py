@@ -66,6 +66,17 @@ def rank_normal(values: Sequence[float]) -> np.ndarray:
     return np.array([nd.inv_cdf((r + 0.5) / n) for r in ranks])
 
 
+def group_targets(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Each row's gold, rank-normalised within its ``group`` (data set / language pair)."""
+    y = np.zeros(len(rows))
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault(r["group"], []).append(i)
+    for idx in groups.values():
+        y[idx] = rank_normal([rows[i]["gold"] for i in idx])
+    return y
+
+
 def fit_ridge(X: np.ndarray, y: np.ndarray, ridge: float) -> dict:
     """Standardise X (NaN -> column mean), fit y = intercept + coef . z with an L2 penalty."""
     mean = np.nanmean(X, axis=0)
@@ -113,12 +124,7 @@ def fit_model(rows: Sequence[Mapping[str, Any]], *, ridge: float = 1.0, flag_log
     ``source_ridge``, default ``ridge``) on those with a source PMI, when there are at least
     ``min_source_rows``. Returns the JSON-able parameter document."""
     rows = list(rows)
-    groups: dict[str, list[int]] = {}
-    for i, r in enumerate(rows):
-        groups.setdefault(r["group"], []).append(i)
-    y = np.zeros(len(rows))
-    for idx in groups.values():
-        y[idx] = rank_normal([rows[i]["gold"] for i in idx])
+    y = group_targets(rows)
     heads = {}
     for head, names, keep in (
         ("target", TARGET_FEATURES + list(extra_features), lambda r: True),

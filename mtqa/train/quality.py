@@ -27,9 +27,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from mtqa.heads.quality import _num, feature_matrix
+from mtqa.heads.quality import _num, feature_matrix, standardise
 from mtqa.train.model import (EXTRA_FEATURES, FLAG_FEATURES, SOURCE_FEATURES, TARGET_FEATURES, _round, fit_model,
-                              fit_ridge, predict_linear, rank_normal)
+                              fit_ridge, group_targets, predict_linear)
 
 #: candidate ridge penalties (standardised features, rank-normal targets)
 RIDGES = (1.0, 10.0, 100.0, 1000.0)
@@ -59,23 +59,13 @@ def _doc_fold(r: dict, k: int) -> int:
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % k
 
 
-def _targets(rows: list[dict]) -> np.ndarray:
-    y = np.zeros(len(rows))
-    by: dict[str, list[int]] = {}
-    for i, r in enumerate(rows):
-        by.setdefault(r["group"], []).append(i)
-    for idx in by.values():
-        y[idx] = rank_normal([rows[i]["gold"] for i in idx])
-    return y
-
-
 def choose_ridge(rows: list[dict], names: Sequence[str], folds: int = 5,
                  log: Callable[[str], None] = lambda m: None) -> float:
     """The penalty with the best mean per-set Spearman of out-of-fold predictions (folds by
     source document, inside the training rows)."""
     from scipy.stats import spearmanr
 
-    y = _targets(rows)
+    y = group_targets(rows)
     by: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
         by.setdefault(r["group"], []).append(i)
@@ -102,11 +92,6 @@ MIN_LANGUAGE_ROWS = 200
 SHRINKS = (3.0, 30.0, 300.0, 3000.0)
 
 
-def _standardised(head: dict, X: np.ndarray) -> np.ndarray:
-    Z = (X - np.asarray(head["mean"])) / np.asarray(head["std"])
-    return np.where(np.isfinite(Z), Z, 0.0)
-
-
 def fit_shrunk(Z: np.ndarray, y: np.ndarray, prior: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
     """Coefficients minimising |y - b0 - Z b|^2 + lam |b - prior|^2 (free intercept b0)."""
     zm, ym = Z.mean(axis=0), float(y.mean())
@@ -125,7 +110,7 @@ def language_heads(rows: list[dict], pooled: dict, ridge: float, folds: int = 5,
 
     names = pooled["features"]
     X = feature_matrix(rows, names)
-    y = _targets(rows)
+    y = group_targets(rows)
     langs = np.array([r.get("src_lang") or "" for r in rows])
     fold = np.array([_doc_fold(r, folds) for r in rows])
     out: dict[str, dict] = {}
@@ -139,7 +124,7 @@ def language_heads(rows: list[dict], pooled: dict, ridge: float, folds: int = 5,
             if not te.any():
                 continue
             head = fit_ridge(X[tr_all], y[tr_all], ridge)
-            Z = _standardised(head, X[idx])
+            Z = standardise(head, X[idx])
             tr = ~te
             preds[None][te] = head["intercept"] + Z[te] @ np.asarray(head["coef"])
             for lam in SHRINKS:
@@ -151,7 +136,7 @@ def language_heads(rows: list[dict], pooled: dict, ridge: float, folds: int = 5,
             + ", ".join(f"shrink {lam:g} {score[lam]:.4f}" for lam in SHRINKS))
         if best is None:
             continue
-        coef, b0 = fit_shrunk(_standardised(pooled, X[idx]), y[idx], np.asarray(pooled["coef"]), best)
+        coef, b0 = fit_shrunk(standardise(pooled, X[idx]), y[idx], np.asarray(pooled["coef"]), best)
         # a flag never raises quality: a flag weight the language's data would make positive is 0
         coef = np.array([min(c, 0.0) if n in FLAG_FEATURES else c for n, c in zip(names, coef)])
         out[f"source:{lang}"] = {**{k: pooled[k] for k in ("features", "mean", "std", "calibration")},

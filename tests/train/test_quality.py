@@ -131,11 +131,12 @@ def _language_rows(n: int = 1800, seed: int = 0) -> list[dict]:
 
 def test_a_language_whose_data_disagrees_with_the_pool_gets_its_own_head():
     from mtqa.train.model import fit_ridge
-    from mtqa.train.quality import _targets, language_heads
+    from mtqa.train.model import group_targets
+    from mtqa.train.quality import language_heads
 
     rows = _language_rows()
     names = ["slor", "xling_cosine"]
-    pooled = {"features": names, **fit_ridge(feature_matrix(rows, names), _targets(rows), 10.0),
+    pooled = {"features": names, **fit_ridge(feature_matrix(rows, names), group_targets(rows), 10.0),
               "calibration": {"a": 1.0, "b": 0.0}}
     heads = language_heads(rows, pooled, 10.0)
     assert "source:cc" in heads, "the cosine-only language must get its own head"
