@@ -15,6 +15,17 @@ resumes where it stopped, and re-fitting a head reads only the cache (seconds).
 
 Articles are visited round-robin over the data sets, so an extraction stopped early still
 covers every set.
+
+A cache can be *extended* with more rows of some sets only (e.g. the MLQE-PE training sets,
+which the main order visits last):
+
+    python -m mtqa.train.extract ../shared/data -o FEATURES --sets mlqe-train --after 130
+
+visits only those sets, leaves out every item the main order puts in its first 130 chunks
+(cached already), and writes ``chunk-mlqe-train-after130-00000`` etc. into the same folder:
+another resumable sequence next to the main one. :func:`load_features` reads every chunk of
+the folder and keeps the first copy of a key (should the main extraction later reach the same
+items).
 """
 
 from __future__ import annotations
@@ -121,9 +132,9 @@ def chunk_articles(arts: list[CorpusArticle], size: int) -> list[list[CorpusArti
     return out
 
 
-def _done(out: Path, k: int, batch: list[CorpusArticle]) -> bool:
+def _done(out: Path, k: int, batch: list[CorpusArticle], prefix: str = "chunk-") -> bool:
     """Chunk ``k`` is cached, and holds exactly this batch's items (else it is recomputed)."""
-    path = out / f"chunk-{k:05d}.jsonl"
+    path = out / f"{prefix}{k:05d}.jsonl"
     if not path.is_file():
         return False
     keys = [json.loads(line)["key"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -138,12 +149,41 @@ def ordered_articles(data: str | Path, sets=None) -> list[CorpusArticle]:
     return list(interleave(groups))
 
 
-def extract(data: str | Path, out: str | Path, *, sets=None, chunk: int = 256, model: str = "gemma-3-270m",
-            dtype: str = "bfloat16", threads: int | None = None, max_chunks: int | None = None) -> None:
+def chunk_prefix(sets=None, after: int = 0) -> str:
+    """File-name prefix of a chunk sequence: ``chunk-`` for the main order over all sets,
+    ``chunk-<sets>-after<K>-`` for an extension (:func:`extract` with ``sets``)."""
+    if sets is None:
+        return "chunk-"
+    return f"chunk-{'+'.join(sorted(sets))}-after{after}-"
+
+
+def extension_batches(data: str | Path, sets, after: int, chunk: int) -> list[list[CorpusArticle]]:
+    """The chunks of an extension: the articles of ``sets`` in their visit order, less the items
+    the main order (all sets) puts in its first ``after`` chunks."""
+    done = {it.key for b in chunk_articles(ordered_articles(data), chunk)[:after] for a in b for it in a.items}
+    arts = []
+    for a in ordered_articles(data, sets):
+        keep = [it for it in a.items if it.key not in done]
+        if keep:
+            arts.append(CorpusArticle(a.key, keep))
+    return chunk_articles(arts, chunk)
+
+
+def extract(data: str | Path, out: str | Path, *, sets=None, after: int = 0, chunk: int = 256,
+            model: str = "gemma-3-270m", dtype: str = "bfloat16", threads: int | None = None,
+            max_chunks: int | None = None) -> None:
+    """Extract the main order (all sets) into ``out``, resumably; with ``sets``, an extension:
+    those sets only, less what the main order's first ``after`` chunks hold."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    batches = chunk_articles(ordered_articles(data, sets), chunk)
-    todo = [k for k in range(len(batches)) if not _done(out, k, batches[k])]
+    prefix = chunk_prefix(sets, after)
+    if sets is None:
+        if after:
+            raise SystemExit("--after needs --sets (it makes an extension of the main order)")
+        batches = chunk_articles(ordered_articles(data), chunk)
+    else:
+        batches = extension_batches(data, sets, after, chunk)
+    todo = [k for k in range(len(batches)) if not _done(out, k, batches[k], prefix)]
     print(f"extract: {len(batches)} chunks, {len(todo)} to do -> {out}", file=sys.stderr, flush=True)
     if not todo:
         return
@@ -156,35 +196,43 @@ def extract(data: str | Path, out: str | Path, *, sets=None, chunk: int = 256, m
     for j, k in enumerate(todo[:max_chunks] if max_chunks else todo):
         t = time.perf_counter()
         arrays, meta = ex.run(batches[k])
-        tmp = out / f".chunk-{k:05d}.tmp.npz"
+        name = f"{prefix}{k:05d}"
+        tmp = out / f".{name}.tmp.npz"
         np.savez(tmp, **arrays)
-        os.replace(tmp, out / f"chunk-{k:05d}.npz")
-        tmpj = out / f".chunk-{k:05d}.tmp.jsonl"
+        os.replace(tmp, out / f"{name}.npz")
+        tmpj = out / f".{name}.tmp.jsonl"
         tmpj.write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in meta), encoding="utf-8")
-        os.replace(tmpj, out / f"chunk-{k:05d}.jsonl")
+        os.replace(tmpj, out / f"{name}.jsonl")
         dt = time.perf_counter() - t
-        print(f"chunk {k} ({len(meta)} items, {int(arrays['tok_len'].sum())} tokens) {dt:.1f}s "
+        print(f"{name} ({len(meta)} items, {int(arrays['tok_len'].sum())} tokens) {dt:.1f}s "
               f"[{j + 1}/{len(todo)}, {time.perf_counter() - t0:.0f}s]", file=sys.stderr, flush=True)
 
 
 def load_features(folder: str | Path) -> tuple[list[dict], dict[str, np.ndarray]]:
-    """All cached chunks, in chunk order: (meta rows, arrays with per-item rows; token arrays
-    as ``tok_logprob``/``tok_entropy`` lists of per-item arrays). Meta rows carry the
-    with-source columns where :mod:`mtqa.train.extract_source` has written them."""
+    """All cached chunks, the main order's first, then each extension's (file-name order):
+    (meta rows, arrays with per-item rows; token arrays as ``tok_logprob``/``tok_entropy``
+    lists of per-item arrays). A key cached twice (an extension and a later main chunk) is
+    kept once, first copy. Meta rows carry the with-source columns where
+    :mod:`mtqa.train.extract_source` has written them."""
     folder = Path(folder)
     meta: list[dict] = []
     pooled, lps, ents = [], [], []
-    for p in sorted(folder.glob("chunk-*.jsonl")):
+    seen: set[str] = set()
+    for p in sorted(folder.glob("chunk-*.jsonl"), key=lambda p: (not p.name[6].isdigit(), p.name)):
         z = np.load(p.with_suffix(".npz"))
         rows = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
         lens = z["tok_len"]
         if len(rows) != len(lens):
             raise ValueError(f"{p}: {len(rows)} rows but {len(lens)} feature rows")
         cuts = np.cumsum(lens)[:-1]
-        lps += np.split(z["tok_logprob"].astype(np.float32), cuts)
-        ents += np.split(z["tok_entropy"].astype(np.float32), cuts)
-        pooled.append(z["pooled"].astype(np.float32))
-        meta += rows
+        keep = [i for i, r in enumerate(rows) if r["key"] not in seen]
+        seen.update(rows[i]["key"] for i in keep)
+        lp_rows = np.split(z["tok_logprob"].astype(np.float32), cuts)
+        ent_rows = np.split(z["tok_entropy"].astype(np.float32), cuts)
+        lps += [lp_rows[i] for i in keep]
+        ents += [ent_rows[i] for i in keep]
+        pooled.append(z["pooled"].astype(np.float32)[keep])
+        meta += [rows[i] for i in keep]
     from mtqa.train.extract_source import load_source_rows
 
     # the with-source columns, where a source pass wrote them
@@ -200,14 +248,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("data", help="the shared data folder (../shared/data)")
     p.add_argument("-o", "--out", required=True)
-    p.add_argument("--sets", nargs="*", help="only these sets (default: all)")
+    p.add_argument("--sets", nargs="*", help="extend the cache with these sets only (default: the main order, all sets)")
+    p.add_argument("--after", type=int, default=0,
+                   help="with --sets: leave out the items of the main order's first AFTER chunks (cached already)")
     p.add_argument("--chunk", type=int, default=256)
     p.add_argument("--model", default="gemma-3-270m")
     p.add_argument("--dtype", default="bfloat16")
     p.add_argument("--threads", type=int)
     p.add_argument("--max-chunks", type=int)
     a = p.parse_args(argv)
-    extract(a.data, a.out, sets=a.sets, chunk=a.chunk, model=a.model, dtype=a.dtype, threads=a.threads,
+    extract(a.data, a.out, sets=a.sets, after=a.after, chunk=a.chunk, model=a.model, dtype=a.dtype, threads=a.threads,
             max_chunks=a.max_chunks)
     return 0
 
