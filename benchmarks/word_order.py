@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-candidates", type=int, default=None, help="override WordOrderSignal's max_candidates")
     ap.add_argument("--min-prior", type=float, default=None, help="override WordOrderSignal's min_prior")
     ap.add_argument("--context-after", type=int, default=None, help="override WordOrderSignal's context_after")
+    ap.add_argument("--window-price", type=float, default=None, help="override WordOrderSignal's window_price (0: off)")
     args = ap.parse_args(argv)
     for path, what in ((args.fluent, "--fluent"), (args.seed_article, "--seed-article")):
         if not path.is_file():
@@ -177,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     # keep_hidden: the base pass keeps its hidden states for the search, as in mtqa score
     lm = CausalLM(model.path, device="cpu", dtype=args.dtype, threads=args.threads, keep_hidden=True)
     overrides = {k: v for k, v in (("max_candidates", args.max_candidates), ("min_prior", args.min_prior),
-                                   ("context_after", args.context_after)) if v is not None}
+                                   ("context_after", args.context_after),
+                                   ("window_price", args.window_price)) if v is not None}
     lm_signal, word_order, artefacts = LMSignal(lm), WordOrderSignal(lm, **overrides), ArtefactSignal()
     print(f"model: {model.name} ({str(lm.dtype).replace('torch.', '')}, cpu, {__import__('torch').get_num_threads()} threads)")
     print(f"signal: {word_order.signature()}")

@@ -131,7 +131,9 @@ def score_rows(lm, inputs: dict[str, list[dict[str, Any]]]) -> dict[str, list[di
                            for k, (p, start, end) in enumerate(r["sentences"])]
             arts.append(a)
         lm.clear_cache()
-        signals = [LMSignal(lm), WordOrderSignal(lm), SourceSignal(lm, unit=unit)]
+        # window_price 0: the search as the fixture was written (issue 14 later priced the exact
+        # pass's windows; that choice of candidates is tested in test_word_order.py, the passes here)
+        signals = [LMSignal(lm), WordOrderSignal(lm, window_price=0.0), SourceSignal(lm, unit=unit)]
         sentences = [s for a in arts for s in a.sentences]
         got: list[dict[str, Any]] = [{"article_id": s.article_id, "sentence_id": s.sentence_id, "text": s.text,
                                       "flags": [], "spans": []} for s in sentences]

@@ -111,6 +111,24 @@ def test_the_search_proposes_exactly_the_enumerated_swaps(kept):
         assert [c.prior for c in cands] == sorted((c.prior for c in cands), reverse=True)
 
 
+def test_the_window_price_keeps_a_subset_of_the_best_ranked_candidates(kept):
+    """Priced, the exact pass scores only those of the unpriced search's best-ranked candidates
+    whose prior pays for their window; a prohibitive price scores none (and flags nothing)."""
+    texts = ["The company reported a sharp in rise profits for the third quarter.",
+             "The minister said the talks were productive and that a deal be could reached soon.",
+             "In 1990 founded the brothers the company in a small garage in Ohio.",
+             "The council met on Monday to discuss the budget for next year."]
+    bases = kept.score(texts)
+    free = WordOrderSignal(kept, window_price=0.0).propose(texts, bases)
+    priced = WordOrderSignal(kept, window_price=1.0).propose(texts, bases)
+    assert 0 < sum(map(len, priced)) < sum(map(len, free))
+    for f, p in zip(free, priced):
+        assert [c.text for c in p] == [c.text for c in f if c.text in {x.text for x in p}]
+    assert not any(WordOrderSignal(kept, window_price=100.0).propose(texts, bases))
+    _, out = _run(kept, texts[0], window_price=100.0)
+    assert out.flags == [[]] and out.columns["word_order_score"] == [0.0]
+
+
 def test_without_kept_hidden_states_the_search_runs_the_body_itself(lm, kept):
     """A model built without keep_hidden still searches (one more body pass), to the same result."""
     text = "The council met on Monday. The company reported a sharp in rise profits for the third quarter."

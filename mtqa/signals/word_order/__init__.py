@@ -46,7 +46,7 @@ class WordOrderSignal(ReorderSearch, Signal):
 
     name = "word_order"
     # 2: stage 2 runs in bfloat16 where native (CausalLM.rescoring_precision, CausalLM.head_logprobs)
-    version = "2"
+    version = "3"
     columns = (
         Column("word_order_score", "float32",
                "LM log-prob gain (nats) of the best local reordering over the sentence as written, divided by "
@@ -60,15 +60,17 @@ class WordOrderSignal(ReorderSearch, Signal):
     needs_hidden = True
 
     def __init__(self, lm: "CausalLM", *, threshold: float = 5.0, max_candidates: int = 3, max_block: int = 3,
-                 max_move: int = 7, min_prior: float = 1.0, context_after: int = 2, max_words: int = 80):
+                 max_move: int = 7, min_prior: float = 1.0, window_price: float = 0.3, context_after: int = 2,
+                 max_words: int = 80):
         super().__init__(lm, max_candidates=max_candidates, max_block=max_block, max_move=max_move,
-                         min_prior=min_prior, context_after=context_after, max_words=max_words)
+                         min_prior=min_prior, window_price=window_price, context_after=context_after,
+                         max_words=max_words)
         self.threshold = threshold
 
     def settings(self) -> dict[str, Any]:
         return {"threshold": self.threshold, "max_candidates": self.max_candidates, "max_block": self.max_block,
                 "max_move": self.max_move,
-                "min_prior": self.min_prior, "context_after": self.context_after, "max_words": self.max_words,
+                "min_prior": self.min_prior, "window_price": self.window_price, "context_after": self.context_after, "max_words": self.max_words,
                 "max_tokens": self.lm.max_tokens, "log": "e",
                 # bfloat16 only where the hardware computes it natively (CausalLM.rescoring_dtype)
                 "rescoring": self.lm.rescoring_dtype()}
