@@ -3,13 +3,16 @@
     python benchmarks/throughput.py [--model gemma-3-270m] [--sentences 300] [--dtype float32 bfloat16]
                                     [--device cpu|cuda] [--memory] [--memory-model smollm2-135m]
 
-Prints, per dtype:
+Prints, per dtype, on clean text and on text with 10% of its sentences perturbed
+(``--perturbed``; the word-order search works harder on broken text):
 * the bare model forward pass (decoder + output layer on the same batches, tokens/s);
 * the full ``mtqa score`` pipeline (run_job: reading, segmentation, signals, combiner, shard
   writing, dataset assembly; tokens/s and sentences/s) and its ratio to the bare forward;
 * torch GEMM peak (fp32, and bf16 where it is native: CUDA, AVX512-BF16/AMX) and the
   pipeline's effective GFLOP/s (2 x parameters used per token, output layer included, +
-  attention) as a share of the machine's best GEMM peak.
+  attention) as a share of the machine's best GEMM peak;
+* the pipeline's steps (``run.json``'s ``timings.steps_s``) as shares of its base LM pass:
+  the word-order search, the artefact rules, combiner and detector, ...
 With ``--device cuda`` everything above runs on the GPU (timings after ``torch.cuda.synchronize()``,
 the GEMM peak measured on the device); ``benchmarks/gpu.sh`` sets a lent CUDA machine up for it.
 With ``--memory``: peak resident memory of ``score`` in a fresh process for 1k and 100k
@@ -65,6 +68,21 @@ def corpus(n_sentences: int, seed: int = 0) -> list[str]:
     return [rng.choice(sents) + ("" if i % 3 else f" ({i})") for i in range(n_sentences)]
 
 
+def perturbed(sentences: list[str], share: float, seed: int = 0) -> list[str]:
+    """``sentences`` with ``share`` of them (seeded) broken by a perturbation of :mod:`mtqa.perturb`
+    (swaps, phrase moves, verb-final clauses, shuffles, fused sentences, spacing), kinds in turn."""
+    from mtqa.perturb import KINDS, perturb
+
+    rng = random.Random(f"throughput:{seed}")
+    out = list(sentences)
+    picked = rng.sample(range(len(out)), round(share * len(out)))
+    for j, i in enumerate(picked):
+        p = perturb(out[i], KINDS[j % len(KINDS)], rng, out[(i + 1) % len(out)])
+        if p is not None:
+            out[i] = p.text
+    return out
+
+
 def write_inputs(sentences: list[str], folder: Path, per_article: int = 8) -> Path:
     path = folder / "in.jsonl"
     with open(path, "w", encoding="utf-8") as fh:
@@ -83,13 +101,14 @@ def flops_per_token(model, ctx: float) -> float:
     return 2 * (body + head) + 4 * cfg.num_hidden_layers * heads * ctx
 
 
-def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_check: bool, device: str = "cpu") -> dict:
+def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_check: bool, device: str = "cpu",
+          share: float = 0.0) -> dict:
     from mtqa.config import JobConfig
     from mtqa.models import resolve
     from mtqa.models.lm import CausalLM
     from mtqa.pipeline import run_job
 
-    sentences = corpus(n)
+    sentences = perturbed(corpus(n), share) if share else corpus(n)
     resolved = resolve(model_name)
     batch_tokens, batch_size = 4096, 64
     lm = CausalLM(resolved.path, device=device, dtype=dtype, threads=threads, batch_tokens=batch_tokens,
@@ -103,7 +122,7 @@ def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_chec
     bare_s = time.perf_counter() - t
     n_tokens = sum(len(s.logprobs) for s in scores)
     res = {"model": model_name, "dtype": dtype, "device": device, "sentences": n, "tokens": n_tokens, "bare_s": bare_s,
-           "bare_tok_s": n_tokens / bare_s}
+           "bare_tok_s": n_tokens / bare_s, "perturbed": share}
     if entropy_check:
         no_entropy = lm.variant(entropy=False)  # same weights, own (empty) cache
         sync(device)
@@ -127,6 +146,7 @@ def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_chec
     res["pipe_sent_s"] = result.run_info["counts"]["sentences"] / res["pipe_s"]
     res["ratio"] = res["pipe_tok_s"] / res["bare_tok_s"]
     res["pipe_gflops"] = res["pipe_tok_s"] * res["gflop_per_token"]
+    res["steps_s"] = tm.get("steps_s", {})
     return res
 
 
@@ -194,6 +214,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                     help="where the model and the GEMM peak run (cuda: see benchmarks/gpu.sh)")
+    ap.add_argument("--perturbed", type=float, nargs="+", default=[0.0, 0.1],
+                    help="shares of sentences broken by mtqa.perturb, one run each (default: 0 and 0.1)")
     ap.add_argument("--entropy-cost", action="store_true", help="also time the forward pass without entropies")
     ap.add_argument("--memory", action="store_true", help="peak RSS for 1k and 100k sentences (fresh processes)")
     ap.add_argument("--memory-model", default="smollm2-135m")
@@ -226,10 +248,11 @@ def main() -> None:
         # peak worth the name, and mtqa runs float32 on such a CPU (dtype auto)
         print(f"torch GEMM peak: fp32 {peaks['fp32']:.0f} GFLOP/s; bf16 is emulated on this CPU (not measured)")
     best = max(peaks, key=peaks.get)
-    for dtype in args.dtype:
-        r = bench(args.model, dtype, args.sentences, args.threads, args.entropy_cost, args.device)
-        print(f"[{r['model']} {dtype}{' ' + args.device if args.device != 'cpu' else ''}] {r['sentences']} sentences, {r['tokens']} tokens, "
-              f"{r['gflop_per_token']:.3f} GFLOP/token")
+    for dtype, share in ((d, p) for d in args.dtype for p in args.perturbed):
+        r = bench(args.model, dtype, args.sentences, args.threads, args.entropy_cost, args.device, share)
+        text = f"{share:.0%} of sentences perturbed" if share else "clean text"
+        print(f"[{r['model']} {dtype}{' ' + args.device if args.device != 'cpu' else ''}, {text}] {r['sentences']} sentences, "
+              f"{r['tokens']} tokens, {r['gflop_per_token']:.3f} GFLOP/token")
         line = f"  bare forward:  {r['bare_tok_s']:8.1f} tokens/s"
         if "no_entropy_tok_s" in r:
             line += f"   (without entropy: {r['no_entropy_tok_s']:.1f} tokens/s)"
@@ -238,6 +261,11 @@ def main() -> None:
               f"pipeline/bare = {r['ratio']:.2f} (aim >= 0.9)")
         print(f"  effective:     {r['pipe_gflops']:8.1f} GFLOP/s = {r['pipe_gflops'] / peaks[best]:.2f} of the machine's "
               f"GEMM peak ({best}; aim >= 0.6)" + ("" if best == "fp32" else f", {r['pipe_gflops'] / peaks['fp32']:.2f} of fp32 peak"))
+        steps = r["steps_s"]
+        if steps.get("lm"):
+            print("  pipeline steps, as a share of its base LM pass (the lm signal): "
+                  + ", ".join(f"{k} {v / steps['lm']:.2f}" for k, v in steps.items() if k != "lm")
+                  + f" (word-order search aim <= 0.1; run.json timings.steps_s: {steps})")
     if args.memory:
         what = "stub scorer (reader+segmentation+writer)" if args.memory_stub else f"{args.memory_model} bfloat16"
         small, large = (peak_rss(n, args.memory_model, args.memory_stub, args.device) for n in args.memory_sizes)

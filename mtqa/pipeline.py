@@ -200,6 +200,8 @@ def _run_locked(config: JobConfig, present: list[str], out: Path, key: str, resu
                 report: Callable[[InputError], None], log: Callable[[str], None], tracker: JobProgress | None,
                 engine: Engine, t0: float) -> JobResult:
     info = engine.describe()
+    steps = getattr(engine, "step_totals", None)  # where the scoring time goes (engines that know it)
+    steps_before = steps() if steps is not None else {}  # an engine from the API may have scored before
     t_loaded = time.perf_counter()
     writer = ShardWriter(out, info["columns"], overwrite=config.overwrite, key=key, signature=info["signature"],
                          resume=resume, log=log)
@@ -261,6 +263,8 @@ def _run_locked(config: JobConfig, present: list[str], out: Path, key: str, resu
         "resumed": writer.resumed,
         "rescored_chunks": len(writer.rescored),
     }
+    if steps is not None:
+        run_info["timings"]["steps_s"] = {k: round(v - steps_before.get(k, 0.0), 3) for k, v in steps().items()}
     try:
         write_json_atomic(out / "run.json", run_info)
     except OSError as exc:

@@ -43,6 +43,8 @@ class Scorer:
     detector: Any = None
     #: seconds each step (signal, then detector) took on the previous chunk: weights progress
     step_seconds: list[float] = field(default_factory=list, repr=False)
+    #: seconds per step (signal name; ``combine+detector`` for the rest), summed over all chunks
+    step_totals: dict[str, float] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, config: JobConfig, log: Callable[[str], None] = _stderr) -> "Scorer":
@@ -153,6 +155,8 @@ class Scorer:
         self.detect(sentence_rows, article_rows)
         clock.step()
         self.step_seconds = clock.seconds
+        for name, seconds in zip([s.name for s in self.signals] + ["combine+detector"], clock.seconds):
+            self.step_totals[name] = self.step_totals.get(name, 0.0) + seconds
         return sentence_rows, article_rows
 
     def detect(self, sentence_rows: list[dict], article_rows: list[dict]) -> None:

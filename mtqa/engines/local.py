@@ -32,5 +32,9 @@ class LocalEngine:
             sentence_rows, article_rows = self.scorer.score_chunk(chunk.articles, on_step=step)
             yield chunk, sentence_rows, article_rows
 
+    def step_totals(self) -> dict[str, float]:
+        """Seconds per scoring step (signals, then combiner and detector), summed over the chunks scored."""
+        return dict(self.scorer.step_totals)
+
     def close(self) -> None:
         pass

@@ -96,6 +96,11 @@ def test_run_json_provenance(job):
     assert len(paths["sample-mt-article.txt"]["sha256"]) == 64 and paths["sample-mt-article.txt"]["size"] > 0
     assert info["counts"]["articles"] == 4 and info["counts"]["input_errors"] == 6
     assert info["timings"]["sentences_per_s"] > 0 and info["config"]["unit"] == "article"
+    # where the scoring time went: every default signal that ran, then combiner and detector
+    steps = info["timings"]["steps_s"]
+    assert {"lm", "word_order", "artefacts", "combine+detector"} <= set(steps)
+    assert all(v >= 0 for v in steps.values()) and steps["lm"] > steps["artefacts"]
+    assert sum(steps.values()) <= info["timings"]["score_s"] + 0.01
 
 
 def test_summary_on_stdout(job):
