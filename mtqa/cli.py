@@ -142,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    if args.command == "score" and not args.no_server:
+        from mtqa.serve import run_remote  # light: no torch, no datasets
+
+        code = run_remote(argv)  # a resident model server (mtqa serve) runs the job, if one listens
+        if code is not None:
+            return code
     if not args.debug:
         _quiet_libraries()
     try:

@@ -15,6 +15,7 @@ COMMANDS = {
     "report": "report",
     "train": "train",
     "merge": "merge",
+    "serve": "serve",
 }
 
 

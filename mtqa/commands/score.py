@@ -68,6 +68,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("inputs", nargs="*", help=JobConfig.model_fields["inputs"].description)
     p.add_argument("-c", "--config", help="YAML job file; flags given here override its values")
+    p.add_argument("--no-server", action="store_true",
+                   help="score in this process even when a model server (mtqa serve) is running")
     add_config_flags(p, FLAGS, JobConfig, GROUPS)
 
 
@@ -106,10 +108,17 @@ def _print_error(err: InputError) -> None:
     print(f"mtqa: {'warning' if err.warning else 'error'}: {err}", file=sys.stderr, flush=True)
 
 
+#: set by a resident server (:mod:`mtqa.serve`) while it runs a job: (config, log) -> Engine
+#: around a model it keeps loaded; None: each run loads its own
+ENGINE_FACTORY = None
+
+
 def _api_engine(config: JobConfig, log):
     """The local engine around the API's scorer (:func:`mtqa.api.from_config`): ``mtqa score`` and
     ``mtqa.load(...).score`` share one object. ``run_job`` calls this after its checks, so a
     refused job never loads the model."""
+    if ENGINE_FACTORY is not None:
+        return ENGINE_FACTORY(config, log)
     from mtqa import api
 
     return api.from_config(config, log=log).engine()
