@@ -174,10 +174,14 @@ class Server:
         return self.scorers[key].engine()
 
     def preload(self) -> None:
-        """Load the model a plain ``mtqa score FILE`` uses (default settings)."""
+        """Load the model a plain ``mtqa score FILE`` uses (default settings), and score one
+        sentence with it: the first batch pays one-time costs (word-frequency tables, the
+        language identifier, torch's kernel set-up) that the first job should not."""
         from mtqa.config import JobConfig
 
-        self.engine(JobConfig(), lambda m: self.say(m.removeprefix("mtqa: ")))
+        config = JobConfig()
+        self.engine(config, lambda m: self.say(m.removeprefix("mtqa: ")))
+        self.scorers[model_key(config)].score(["The council met on Monday to discuss the budget."])
 
     def bind(self) -> socket.socket:
         if self.path.exists():
