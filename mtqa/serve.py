@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import json
 import os
+import select
 import socket
 import sys
 from pathlib import Path
@@ -92,6 +93,9 @@ def run_remote(argv: list[str], *, timeout: float = 0.5) -> int | None:
     with conn, conn.makefile("rb") as replies:
         try:
             conn.sendall(json.dumps(request).encode() + b"\n")
+            if not select.select([conn], [], [], 1.0)[0]:  # jobs run one at a time
+                print(f"mtqa: the model server ({path}) is busy with another job; waiting "
+                      "(or Ctrl-C and --no-server to score here)", file=sys.stderr, flush=True)
             for line in replies:
                 msg = json.loads(line)
                 if "refused" in msg:

@@ -39,6 +39,40 @@ def test_no_server_or_a_stale_socket_means_score_here(tmp_path, monkeypatch):
     assert run_remote(["score", "x.txt"]) is None
 
 
+def test_the_client_waits_for_a_busy_server_and_relays_its_job(tmp_path, monkeypatch, capsys):
+    """A stand-in server that answers after 1.5 s (busy with another job), then relays output
+    and an exit code: the client says it waits, prints both streams and returns the code."""
+    import threading
+
+    path = tmp_path / "s.sock"
+    monkeypatch.setenv("MTQA_SERVER", str(path))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+    seen = {}
+
+    def serve_one():
+        conn, _ = listener.accept()
+        with conn:
+            seen.update(json.loads(conn.makefile("rb").readline()))
+            time.sleep(1.5)
+            for msg in ({"hello": 4242}, {"out": "summary line\n"}, {"err": "mtqa: warning: x\n"}, {"exit": 1}):
+                conn.sendall(json.dumps(msg).encode() + b"\n")
+
+    t = threading.Thread(target=serve_one)
+    t.start()
+    try:
+        assert run_remote(["score", "in.txt", "-o", "out"]) == 1
+    finally:
+        t.join(10)
+        listener.close()
+    out, err = capsys.readouterr()
+    assert out == "summary line\n"
+    assert "busy with another job" in err and "pid 4242" in err and "mtqa: warning: x" in err
+    assert seen["argv"] == ["score", "in.txt", "-o", "out"] and seen["cwd"] == os.getcwd()
+    assert seen["code"] == code_fingerprint()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real ``mtqa serve`` (default model, preloaded) on a socket of its own."""
