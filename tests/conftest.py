@@ -36,6 +36,14 @@ def run_mtqa(*args: str, cwd: Path | None = None, timeout: int = 900) -> subproc
                           cwd=cwd or ROOT, env=env, timeout=timeout)
 
 
+def fresh_python(code: str, timeout: int = 120) -> str:
+    """Run ``code`` in a fresh interpreter in the project root (what a new process imports is
+    the question, so it must not be this one); its stdout, after checking that it succeeded."""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
 def shared_file(*parts: str) -> Path:
     path = SHARED.joinpath(*parts)
     if not path.exists():

@@ -7,13 +7,11 @@ they are compared with.
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import pytest
 
 from mtqa.errors import ConfigError, MtqaError
-from tests.conftest import DATA, ROOT, run_mtqa
+from tests.conftest import DATA, fresh_python, run_mtqa
 from tests.test_pipeline import tiny_model  # noqa: F401
 
 SAMPLES = [DATA / "sample-mt-article.txt", DATA / "sample-fluent-article.txt"]
@@ -126,9 +124,8 @@ def test_import_mtqa_does_not_import_torch():
     code = ("import sys, mtqa; heavy = ('torch', 'transformers', 'datasets', 'mtqa.api'); "
             "print(sorted(m for m in heavy if m in sys.modules)); mtqa.load; "
             "print('mtqa.api' in sys.modules, 'torch' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["[]", "True False"], proc.stdout
+    out = fresh_python(code)
+    assert out.splitlines() == ["[]", "True False"], out
 
 
 def test_score_files_streams_to_disk_with_the_loaded_model(tmp_path, tiny_model, monkeypatch):

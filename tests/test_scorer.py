@@ -6,14 +6,12 @@ Model work runs on the tiny random-weight model of tests/test_pipeline.py (milli
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 
 from mtqa.config import JobConfig
 from mtqa.types import Article
-from tests.conftest import ROOT
+from tests.conftest import fresh_python
 from tests.test_pipeline import tiny_model  # noqa: F401
 
 
@@ -36,12 +34,8 @@ def test_engines_and_scorer_never_import_the_pipeline():
     and the pipeline imports after them (and they after it) in a fresh interpreter."""
     code = ("import sys; import mtqa.engines.ray, mtqa.engines.local, mtqa.scorer; "
             "print('mtqa.pipeline' in sys.modules); import mtqa.pipeline; print(mtqa.pipeline.run_job.__name__)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["False", "run_job"]
-    proc = subprocess.run([sys.executable, "-c", "import mtqa.pipeline, mtqa.engines.ray; print('ok')"],
-                          capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+    assert fresh_python(code).split() == ["False", "run_job"]
+    assert fresh_python("import mtqa.pipeline, mtqa.engines.ray; print('ok')").strip() == "ok"
 
 
 def test_loading_is_announced_with_name_dtype_device_threads(tiny_model):

@@ -16,7 +16,7 @@ import pytest
 
 from mtqa.config import JobConfig
 from mtqa.serve import JOB_ONLY, code_fingerprint, model_key, run_remote
-from tests.conftest import DATA, ROOT
+from tests.conftest import DATA, ROOT, fresh_python
 
 
 def test_job_only_settings_share_a_model_and_scoring_settings_do_not():
@@ -140,8 +140,7 @@ def test_score_help_does_not_import_the_model_stack():
     """The client side (``mtqa score`` deciding to use a server) stays light."""
     code = ("import sys; from mtqa.serve import run_remote, socket_path; socket_path(); "
             "assert not {'torch', 'datasets', 'transformers'} & set(sys.modules), sorted(sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
+    fresh_python(code)
 
 
 def test_the_socket_is_private(server):

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import pytest
 
 from mtqa.combine import resource_path
 from mtqa.heads.quality import FLAG_WEIGHTS, QualityModel, n_flags
-from tests.conftest import ROOT
+from tests.conftest import fresh_python
 
 FLUENT = {"lm_tokens": 20, "lm_logprob": -30.0, "surprisal_mean": 1.5, "surprisal_max": 5.0, "surprisal_p90": 3.0,
           "entropy_mean": 1.0, "excess_surprisal": 0.5, "slor": 4.0}
@@ -84,6 +82,4 @@ def test_inference_imports_no_training_code():
             "from mtqa.combine import build_combiner; from mtqa.config import JobConfig; "
             "c = build_combiner(JobConfig(), 'gemma-3-270m'); assert type(c).__name__ == 'LearnedCombiner'; "
             "print(sorted(m for m in sys.modules if m == 'mtqa.train' or m.startswith('mtqa.train.')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    assert fresh_python(code).strip() == "[]"

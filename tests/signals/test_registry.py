@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import pytest
@@ -12,7 +10,7 @@ from mtqa.config import JobConfig, load_config
 from mtqa.errors import ConfigError
 from mtqa.signals import build_signals, registry
 from mtqa.signals.base import Column
-from tests.conftest import DATA, ROOT, run_mtqa
+from tests.conftest import DATA, fresh_python, run_mtqa
 
 ALL = ["lm", "word_order", "artefacts", "source", "xling", "reference"]
 
@@ -93,9 +91,7 @@ def test_the_registry_and_signal_columns_load_no_model_code():
             "load_config(None, {'signals': ['lm', 'artefacts']}); "
             "registry.declared_columns(['artefacts', 'reference']); import mtqa.writers; "
             "print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
+    assert fresh_python(code).strip() == "False"
 
 
 def test_training_extracts_the_signals_it_always_did():
