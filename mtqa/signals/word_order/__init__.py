@@ -46,6 +46,7 @@ class WordOrderSignal(ReorderSearch, Signal):
 
     name = "word_order"
     # 2: stage 2 runs in bfloat16 where native (CausalLM.rescoring_precision, CausalLM.head_logprobs)
+    # 3: a candidate is re-scored only when its prior pays for its window (``window_price``)
     version = "3"
     columns = (
         Column("word_order_score", "float32",
@@ -70,7 +71,8 @@ class WordOrderSignal(ReorderSearch, Signal):
     def settings(self) -> dict[str, Any]:
         return {"threshold": self.threshold, "max_candidates": self.max_candidates, "max_block": self.max_block,
                 "max_move": self.max_move,
-                "min_prior": self.min_prior, "window_price": self.window_price, "context_after": self.context_after, "max_words": self.max_words,
+                "min_prior": self.min_prior, "window_price": self.window_price,
+                "context_after": self.context_after, "max_words": self.max_words,
                 "max_tokens": self.lm.max_tokens, "log": "e",
                 # bfloat16 only where the hardware computes it natively (CausalLM.rescoring_dtype)
                 "rescoring": self.lm.rescoring_dtype()}
