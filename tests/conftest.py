@@ -13,6 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 SHARED = ROOT.parent / "shared" / "data"
 
+# A model server the developer runs (`mtqa serve`) must not take the `mtqa score` jobs the
+# tests start: they would run with its environment. tests/test_serve.py starts its own.
+os.environ["MTQA_SERVER"] = str(ROOT / ".no-mtqa-server-in-tests.sock")
+
 
 @pytest.fixture(scope="session")
 def default_model():
