@@ -210,7 +210,12 @@ class Server:
         return sock
 
     def serve(self, preload: bool = True, max_jobs: int | None = None) -> None:
+        import signal
+
         sock = self.bind()
+        # `kill` (SIGTERM) stops the server as Ctrl-C does: through the finally below, which
+        # removes the socket
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         try:
             if preload:
                 self.preload()

@@ -86,7 +86,7 @@ def server(tmp_path_factory):
         assert time.time() < deadline, "mtqa serve did not start listening within 600 s"
         time.sleep(0.5)
     yield env, tmp / "server.log"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGTERM)  # `kill`: stops as Ctrl-C does, and removes the socket
     proc.wait(timeout=120)
     log.close()
     assert not (tmp / "serve.sock").exists(), "the server left its socket behind"
