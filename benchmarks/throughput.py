@@ -108,7 +108,7 @@ def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_chec
     from mtqa.models.lm import CausalLM
     from mtqa.pipeline import run_job
 
-    sentences = perturbed(corpus(n), share) if share else corpus(n)
+    sentences = perturbed(corpus(n), share)
     resolved = resolve(model_name)
     batch_tokens, batch_size = 4096, 64
     lm = CausalLM(resolved.path, device=device, dtype=dtype, threads=threads, batch_tokens=batch_tokens,

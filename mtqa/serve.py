@@ -162,7 +162,11 @@ class Server:
         print(f"mtqa serve: {text}", file=self.log, flush=True)
 
     def engine(self, config, log):
-        """The local engine for ``config``, around a scorer loaded once per model key."""
+        """The local engine for ``config`` (``mtqa score``'s engine factory while a job runs)."""
+        return self.scorer(config, log).engine()
+
+    def scorer(self, config, log):
+        """The scorer for ``config``, loaded once per model key, torch set to the job's threads."""
         import torch
 
         from mtqa import api
@@ -175,7 +179,7 @@ class Server:
         # torch's thread count is per process, and a model loaded with --threads N set it: each
         # job runs with its own (the last bits of the scores depend on it)
         torch.set_num_threads(config.model.threads or self.threads)
-        return self.scorers[key].engine()
+        return self.scorers[key]
 
     def preload(self) -> None:
         """Load the model a plain ``mtqa score FILE`` uses (default settings), and score one
@@ -183,9 +187,8 @@ class Server:
         language identifier, torch's kernel set-up) that the first job should not."""
         from mtqa.config import JobConfig
 
-        config = JobConfig()
-        self.engine(config, lambda m: self.say(m.removeprefix("mtqa: ")))
-        self.scorers[model_key(config)].score(["The council met on Monday to discuss the budget."])
+        scorer = self.scorer(JobConfig(), lambda m: self.say(m.removeprefix("mtqa: ")))
+        scorer.score(["The council met on Monday to discuss the budget."])
 
     def bind(self) -> socket.socket:
         if self.path.exists():

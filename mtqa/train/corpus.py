@@ -152,13 +152,23 @@ def _news_en_items(path: Path) -> list[Item]:
     return _segmented("news-en", "human", 0, docs)
 
 
+def selected(name: str, sets: Iterable[str] | None = None) -> bool:
+    """Is data set ``name`` among ``sets`` (None: all)? A set is named whole (``mlqe-ro-train``),
+    by its family (``mlqe``, ``news21``) or, for MLQE-PE, by its split (``mlqe-train``)."""
+    if sets is None:
+        return True
+    wanted = set(sets)
+    parts = name.split("-")
+    return name in wanted or parts[0] in wanted or (parts[0] == "mlqe" and f"mlqe-{parts[-1]}" in wanted)
+
+
 def load_corpus(data: str | Path, sets: Iterable[str] | None = None) -> list[Item]:
-    """Every item of the named sets (default: all) found under ``data`` (``../shared/data``)."""
+    """Every item of the named sets (default: all, :func:`selected`) found under ``data`` (``../shared/data``)."""
     data = Path(data)
-    wanted = set(sets) if sets is not None else None
+    sets = list(sets) if sets is not None else None
 
     def want(name: str) -> bool:
-        return wanted is None or name in wanted or name.split("-")[0] in wanted
+        return selected(name, sets)
 
     items: list[Item] = []
     if want("seed") and (data / "seed/sputnik-nato-brussels.txt").is_file():
@@ -176,7 +186,7 @@ def load_corpus(data: str | Path, sets: Iterable[str] | None = None) -> list[Ite
     for split in ("dev", "train"):
         for lp in MLQE_PAIRS:
             name = f"mlqe-{lp}-{split}"
-            if want(name) or want(f"mlqe-{split}"):
+            if want(name):
                 items += _mt_items(data / f"da/mlqepe-{lp}-en-{split}.tar.gz", name)
     return items
 

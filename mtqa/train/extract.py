@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mtqa.train.corpus import CorpusArticle, articles, interleave, load_corpus
+from mtqa.train.corpus import CorpusArticle, articles, interleave, load_corpus, selected
 
 TARGET_SIGNALS_VERSION = "1"
 #: the signals the cache holds (registry names; the with-source ones: ``mtqa.train.extract_source``)
@@ -159,11 +159,14 @@ def chunk_prefix(sets=None, after: int = 0) -> str:
 
 def extension_batches(data: str | Path, sets, after: int, chunk: int) -> list[list[CorpusArticle]]:
     """The chunks of an extension: the articles of ``sets`` in their visit order, less the items
-    the main order (all sets) puts in its first ``after`` chunks."""
-    done = {it.key for b in chunk_articles(ordered_articles(data), chunk)[:after] for a in b for it in a.items}
+    the main order (all sets) puts in its first ``after`` chunks. Both come from one read of the
+    corpus: the main order restricted to some sets is their own visit order (a merge by each
+    set's progress, :func:`~mtqa.train.corpus.interleave`)."""
+    main = ordered_articles(data)
+    done = {it.key for b in chunk_articles(main, chunk)[:after] for a in b for it in a.items}
     arts = []
-    for a in ordered_articles(data, sets):
-        keep = [it for it in a.items if it.key not in done]
+    for a in main:
+        keep = [it for it in a.items if it.key not in done] if selected(a.items[0].set, sets) else []
         if keep:
             arts.append(CorpusArticle(a.key, keep))
     return chunk_articles(arts, chunk)
@@ -218,7 +221,8 @@ def load_features(folder: str | Path) -> tuple[list[dict], dict[str, np.ndarray]
     meta: list[dict] = []
     pooled, lps, ents = [], [], []
     seen: set[str] = set()
-    for p in sorted(folder.glob("chunk-*.jsonl"), key=lambda p: (not p.name[6].isdigit(), p.name)):
+    main_first = lambda p: (not p.name[len("chunk-")].isdigit(), p.name)  # noqa: E731 - extensions after
+    for p in sorted(folder.glob("chunk-*.jsonl"), key=main_first):
         z = np.load(p.with_suffix(".npz"))
         rows = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
         lens = z["tok_len"]
