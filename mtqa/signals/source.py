@@ -14,7 +14,11 @@ with the sentence's unconditional log-probability, the bare sentence exactly as
 * ``src_pmi``: (log p(sentence | source) - log p(sentence)) / tokens, the mean per-token
   pointwise mutual information: high when the source explains the translation (adequacy),
   near zero or negative when the translation says something the source does not;
-* ``src_len_ratio``: log(sentence characters / source characters), a classic omission cue.
+* ``src_len_ratio``: log(sentence characters / source characters), a classic omission cue;
+* the per-token profile (version 2): ``src_pmi_min``, ``src_pmi_p10`` and ``src_pmi_low``
+  (share of tokens below -0.5 nats) of the per-token PMI, and ``src_surprisal_max`` /
+  ``src_surprisal_p90`` of the surprisal given the source: a mean hides a wrong word in a
+  sentence that is otherwise fine (measured in the README, *Agreement*).
 
 Rows without a source get NaN (the combiner then uses its target-only head, per row).
 
@@ -37,6 +41,8 @@ from mtqa.signals.base import Column, Signal, SignalOutput, flatten
 from mtqa.types import Article
 
 COND_TEMPLATE = "Source: {source}\nEnglish translation: "
+#: a token whose PMI is below this (nats) is one the source makes *less* likely: ``src_pmi_low``
+LOW_PMI = -0.5
 
 
 def source_for(article: Article, unit: str, max_source_chars: int) -> str | None:
@@ -60,24 +66,47 @@ def conditional_prompt(source: str, target: str) -> tuple[str, int]:
     return cond + target, len(cond)
 
 
+def token_pmi(cond: np.ndarray, bare: np.ndarray) -> np.ndarray:
+    """Per-token PMI log p(t | source) - log p(t) of the sentence's tokens, aligned from the
+    end (the two tokenisations agree after the first token; the first, which carries the
+    prompt's space in the conditional pass, is left out when there are others)."""
+    n = min(len(cond), len(bare))
+    pmi = cond[len(cond) - n:].astype(np.float64) - bare[len(bare) - n:]
+    return pmi[1:] if n > 1 else pmi
+
+
 def source_columns(cond: np.ndarray, bare: np.ndarray, text: str, source: str) -> dict[str, float] | None:
-    """The three columns from the sentence's conditional and bare token log-probs (None when
-    either is empty). Per-token PMI: sums over the whole target (token counts may differ by
-    one at the boundary), divided by the conditional's target tokens."""
+    """The columns from the sentence's conditional and bare token log-probs (None when
+    either is empty). ``src_pmi``: sums over the whole target (token counts may differ by
+    one at the boundary), divided by the conditional's target tokens. The per-token
+    profile (``src_pmi_min``, ``src_pmi_p10``, ``src_pmi_low``) finds a stretch the source
+    does not explain inside a sentence whose mean PMI looks fine; the conditional
+    surprisal's tail (``src_surprisal_max``, ``src_surprisal_p90``) finds a token that is
+    unlikely even given the source (a mistranslated word)."""
     if len(cond) == 0 or len(bare) == 0:
         return None
     cond_sum = float(cond.sum())
+    pmi = token_pmi(cond, bare)
+    surprisal = -cond.astype(np.float64)
     return {"src_logprob": cond_sum, "src_pmi": (cond_sum - float(bare.sum())) / len(cond),
-            "src_len_ratio": math.log(max(len(text), 1) / max(len(source), 1))}
+            "src_len_ratio": math.log(max(len(text), 1) / max(len(source), 1)),
+            "src_pmi_min": float(pmi.min()), "src_pmi_p10": float(np.percentile(pmi, 10)),
+            "src_pmi_low": float((pmi < LOW_PMI).mean()),
+            "src_surprisal_max": float(surprisal.max()), "src_surprisal_p90": float(np.percentile(surprisal, 90))}
 
 
 class SourceSignal(Signal):
     name = "source"
-    version = "1"
+    version = "2"
     columns = (
         Column("src_logprob", "float32", "log p(sentence | source) under the LM prompted as a translation (nats); NaN without a source"),
         Column("src_pmi", "float32", "mean per-token PMI of the sentence with its source: (log p(t|s) - log p(t)) / tokens (nats); NaN without a source"),
         Column("src_len_ratio", "float32", "log(sentence characters / source characters); NaN without a source"),
+        Column("src_pmi_min", "float32", "lowest per-token PMI with the source (nats; the first token left out); NaN without a source"),
+        Column("src_pmi_p10", "float32", "10th percentile of the per-token PMI with the source (nats); NaN without a source"),
+        Column("src_pmi_low", "float32", "share of the sentence's tokens with PMI below -0.5 nats; NaN without a source"),
+        Column("src_surprisal_max", "float32", "highest surprisal of a token given the source (nats); NaN without a source"),
+        Column("src_surprisal_p90", "float32", "90th percentile of the token surprisals given the source (nats); NaN without a source"),
     )
     labels: dict[str, str] = {}
 

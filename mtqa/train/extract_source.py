@@ -3,7 +3,8 @@
 A second, resumable pass over a cache written by :mod:`mtqa.train.extract`: for every
 judged machine translation with a source (what the with-source quality head trains and is
 reported on), the ``source`` signal's columns (``src_logprob``, ``src_pmi``,
-``src_len_ratio``: the LM prompted with the source, :mod:`mtqa.signals.source`) and the
+``src_len_ratio`` and the per-token profile: the LM prompted with the source,
+:mod:`mtqa.signals.source`) and the
 ``xling`` signal's ``xling_cosine`` (:mod:`mtqa.signals.xling`). The sentence's bare
 log-probability is read from the cache (the target pass computed it; float16 there, which
 moves ``src_pmi`` by about 1e-3 nats), so only the conditional pass runs: about 1.5x the
@@ -27,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-SOURCE_VERSION = "1"
+#: 2: the source signal's per-token profile columns (``src_pmi_min`` ...), session 7
+SOURCE_VERSION = "2"
 
 
 def wanted(row: dict) -> bool:
@@ -67,7 +69,7 @@ class SourceExtractor:
         cos = self.xling.encoder.cosines(sources, texts) if idx else []
         out = []
         for j, i in enumerate(idx):
-            row = {"key": rows[i]["key"], "src_logprob": None, "src_pmi": None, "src_len_ratio": None,
+            row = {"key": rows[i]["key"], **{c.name: None for c in self.source.columns},
                    "xling_cosine": float(cos[j]), "src_lang": source_language(sources[j])}
             row.update(source_columns(cond[j], bare[i], texts[j], sources[j]) or {})
             out.append(row)

@@ -8,7 +8,7 @@ import numpy as np
 
 from mtqa.models.lm import TokenScores
 from mtqa.segment import segment
-from mtqa.signals.source import SourceSignal, conditional_prompt
+from mtqa.signals.source import SourceSignal, conditional_prompt, token_pmi
 from mtqa.types import Article
 
 
@@ -84,3 +84,25 @@ def test_article_unit_long_source_falls_back(lm):
     sig2 = SourceSignal(lm, unit="article", max_source_chars=1000)
     out2 = sig2.compute([a])
     assert all(math.isfinite(v) for v in out2.columns["src_pmi"])
+
+
+def test_token_pmi_aligns_from_the_end_and_leaves_out_the_first_token():
+    cond = np.array([-5.0, -1.0, -2.0, -0.5], dtype=np.float32)  # one token more: the prompt's space
+    bare = np.array([-3.0, -2.5, -1.0], dtype=np.float32)
+    np.testing.assert_allclose(token_pmi(cond, bare), [0.5, 0.5])  # (-2 - -2.5, -0.5 - -1)
+    assert token_pmi(np.array([-1.0], np.float32), np.array([-3.0], np.float32)).tolist() == [2.0]
+
+
+def test_a_wrong_word_shows_in_the_token_profile(lm):
+    """One mistranslated word barely moves the mean PMI of a long sentence; the per-token
+    profile points at it: its PMI is the lowest, its surprisal given the source the highest."""
+    src = "Le chat noir de ma voisine dort tous les après-midi sur le canapé du salon."
+    right = "My neighbour's black cat sleeps on the living-room sofa every afternoon."
+    wrong = "My neighbour's black cat sleeps on the living-room bank every afternoon."
+    out = SourceSignal(lm).compute([art(right, src), art(wrong, src, aid="b")]).columns
+    assert out["src_pmi_min"][1] < out["src_pmi_min"][0]
+    assert out["src_pmi_p10"][1] <= out["src_pmi_p10"][0]
+    assert out["src_surprisal_max"][1] > out["src_surprisal_max"][0]
+    for name in ("src_pmi_min", "src_pmi_p10", "src_pmi_low", "src_surprisal_max", "src_surprisal_p90"):
+        assert math.isfinite(out[name][0]), name
+    assert 0.0 <= out["src_pmi_low"][0] <= 1.0
