@@ -108,7 +108,11 @@ class HeuristicCombiner:
         return (f"{self.name}:{self.version}({settings},flag_quality={self.flag_quality},"
                 f"major_cap={MAJOR_SHARE},not_english_cap={NOT_ENGLISH_QUALITY})")
 
-    def combine(self, columns: dict[str, Sequence[Any]], flags: Sequence[Sequence[str]]) -> Combined:
+    #: the heuristic reads no vectors
+    vectors: tuple[str, ...] = ()
+
+    def combine(self, columns: dict[str, Sequence[Any]], flags: Sequence[Sequence[str]],
+                vectors: dict[str, Sequence[Any]] | None = None) -> Combined:
         p = self.params
         out, new_flags = [], []
         for i, fl in enumerate(flags):
@@ -129,10 +133,14 @@ class Combiner(Protocol):
     """What the pipeline needs of a combiner."""
 
     labels: dict[str, str]
+    #: the per-sentence vectors the combiner reads (``lm_pooled``: the base pass's mean last
+    #: hidden state; ``src_pooled``: the source signal's pooled conditioned states)
+    vectors: tuple[str, ...]
 
     def signature(self) -> str: ...
 
-    def combine(self, columns: dict[str, Sequence[Any]], flags: Sequence[Sequence[str]]) -> Combined:
+    def combine(self, columns: dict[str, Sequence[Any]], flags: Sequence[Sequence[str]],
+                vectors: dict[str, Sequence[Any]] | None = None) -> Combined:
         """Quality per row and each row's new flags; ``flags`` is left as it was."""
         ...
 
@@ -158,6 +166,7 @@ class LearnedCombiner:
         self.params_name = params_name
         self.model = QualityModel(json.loads(params_bytes.decode("utf-8")))
         self.flag_quality = flag_quality
+        self.vectors = self.model.vectors
 
     @classmethod
     def from_file(cls, path, flag_quality: float = 0.5) -> "LearnedCombiner":
@@ -173,11 +182,14 @@ class LearnedCombiner:
                 f"major_cap={MAJOR_SHARE},not_english_cap={NOT_ENGLISH_QUALITY},"
                 f"flag_quality={self.flag_quality})")
 
-    def combine(self, columns: dict[str, Sequence[Any]], flags: Sequence[Sequence[str]]) -> Combined:
+    def combine(self, columns: dict[str, Sequence[Any]], flags: Sequence[Sequence[str]],
+                vectors: dict[str, Sequence[Any]] | None = None) -> Combined:
         names = list(columns)
+        vectors = vectors or {}
         out, new_flags = [], []
         for i, fl in enumerate(flags):
             row = {k: columns[k][i] for k in names}
+            row.update((k, v[i]) for k, v in vectors.items())
             q = gate(float(min(1.0, max(0.0, self.model.quality(row, fl)))), fl, self.flag_quality)
             out.append(q)
             new_flags.append(_with_low_quality(q, fl, self.flag_quality))

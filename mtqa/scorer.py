@@ -128,6 +128,7 @@ class Scorer:
         for signal in self.signals:
             out = signal.compute(articles)
             merged.columns.update(out.columns)
+            merged.vectors.update(out.vectors)
             for i in range(n):
                 for flag in out.flags[i] if out.flags else ():
                     if flag not in merged.flags[i]:
@@ -135,7 +136,13 @@ class Scorer:
                 if out.spans:
                     merged.spans[i].extend(out.spans[i])
             clock.step()
-        quality, merged.flags = self.combiner.combine(merged.columns, merged.flags)
+        if "lm_pooled" in self.combiner.vectors:  # the base pass's states: cache hits in the LM
+            from mtqa.heads.detector import pooled_states
+
+            texts = [s.text for a in articles for s in a.sentences]
+            scores = self.lm.score(texts) if texts else []
+            merged.vectors["lm_pooled"] = list(pooled_states(scores, self.lm.model.config.hidden_size))
+        quality, merged.flags = self.combiner.combine(merged.columns, merged.flags, merged.vectors)
         sentence_rows, article_rows = [], []
         i = 0
         for article in articles:

@@ -109,3 +109,39 @@ def test_aggregate_weighs_sentences_by_length():
     empty = aggregate(article, [])
     assert empty["n_sentences"] == 0 and empty["quality"] is None
 
+
+
+@pytest.mark.model
+def test_the_quality_model_gets_its_pooled_states(default_model, lm):
+    """On the default model the combiner's state heads read the base pass's pooled states
+    (``lm_pooled``) and the source signal's pooled conditioned states (``src_pooled``): the
+    scorer hands both over, and the quality it writes is the one the combiner gives with
+    them (not the one without)."""
+    from mtqa.combine import build_combiner
+    from mtqa.heads.detector import pooled_states
+    from mtqa.scorer import Scorer
+    from mtqa.segment import segment
+    from mtqa.signals import build_signals
+
+    config = JobConfig.model_validate({"progress": False, "unit": "segment"})
+    model = lm.variant(keep_hidden=True)
+    combiner = build_combiner(config, default_model.name)
+    assert combiner.vectors == ("lm_pooled", "src_pooled")
+    scorer = Scorer(config, default_model, model, build_signals(config, model), combiner, None)
+    arts = []
+    for aid, text, source in (("a", "The government has yesterday the new law presented.", "Die Regierung hat gestern das neue Gesetz vorgestellt."),
+                              ("b", "Stocks fell sharply in early trading on Monday.", None)):
+        a = Article(aid, text, "t", source=source)
+        a.sentences = segment(a, "segment")
+        arts.append(a)
+    rows, _ = scorer.score_chunk(arts)
+    texts = [r["text"] for r in rows]
+    columns = {c.name: [r[c.name] for r in rows] for c in scorer.columns}
+    flags = [[f for f in r["flags"] if f != "low_quality"] for r in rows]
+    src = next(s for s in scorer.signals if s.name == "source").compute(arts).vectors["src_pooled"]
+    assert src[0].shape == (3, 640) and src[1] is None
+    vectors = {"lm_pooled": list(pooled_states(model.score(texts), 640)), "src_pooled": src}
+    want = combiner.combine(columns, flags, vectors).quality
+    assert [r["quality"] for r in rows] == pytest.approx(want, abs=1e-6)
+    without = combiner.combine(columns, flags).quality
+    assert abs(without[1] - want[1]) > 1e-4  # the target-only row: its state moved its quality

@@ -15,6 +15,15 @@ Features are signal columns or derived from them; two are derived from the sente
 artefact flags), so a head that lists them learns their weights from the judgements
 (parameter files since the corpus-wide fit use them with ``flag_logit`` 0).
 
+**State heads** (format 1 files since session 7 may carry ``states``): a ridge regression on a
+pooled hidden-state vector, fitted on the same judgements, gives one more feature:
+``lm_state_score`` from ``lm_pooled`` (the mean of the base pass's last hidden states, which
+the MT detector reads too) and ``src_state_score`` from ``src_pooled`` (the mean states of
+the sentence's tokens in the source-conditioned pass, layers 6/12/18, from the source
+signal): a light COMET-style estimator on frozen states, stacked under the linear heads
+(the heads were fitted on out-of-fold state scores, :mod:`mtqa.train.quality`). A row
+without the vector gets NaN for the feature, i.e. the training mean.
+
 ``pred`` estimates the human judgement in per-data-set standard units; ``a, b`` calibrate it
 as the probability that an expert (MQM) finds no major error. Every distinct artefact flag
 lowers the log-odds by ``flag_logit`` (``FLAG_WEIGHTS`` for the heavier ones), so a flag
@@ -100,6 +109,16 @@ def sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
+def state_score(state: Mapping[str, Any], vector: Any) -> float:
+    """One state head on one pooled vector (flattened; NaN when there is none)."""
+    if vector is None:
+        return math.nan
+    v = np.asarray(vector, dtype=np.float64).reshape(1, -1)
+    if v.shape[1] != len(state["coef"]) or not np.isfinite(v).all() or not v.any():
+        return math.nan  # no states (nothing scored: zeros) or another model's
+    return float(predict_linear(state, v)[0])
+
+
 class QualityModel:
     """Applies a parameter document to pipeline columns (row-wise head choice)."""
 
@@ -109,6 +128,17 @@ class QualityModel:
         self.doc = doc
         self.heads = doc["heads"]
         self.flag_logit = float(doc.get("flag_logit", 1.0))
+        #: feature name -> state head (``vector``: the row key of the pooled vector it reads)
+        self.states: dict[str, Mapping[str, Any]] = dict(doc.get("states", {}))
+        #: the vectors rows must carry for the state heads
+        self.vectors: tuple[str, ...] = tuple(sorted({s["vector"] for s in self.states.values()}))
+
+    def with_states(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """``row`` plus each state head's feature (from the row's vectors)."""
+        out = dict(row)
+        for name, state in self.states.items():
+            out[name] = state_score(state, row.get(state["vector"]))
+        return out
 
     def head_for(self, row: Mapping[str, Any]) -> str:
         """``target``; with a source PMI ``source``, or ``source:<lang>`` where a head was
@@ -123,7 +153,7 @@ class QualityModel:
     def predict_z(self, row: Mapping[str, Any], head: str | None = None) -> float:
         head = head or self.head_for(row)
         h = self.heads[head]
-        X = feature_matrix([row], h["features"])
+        X = feature_matrix([self.with_states(row) if self.states else row], h["features"])
         return float(predict_linear(h, X)[0])
 
     def quality(self, row: Mapping[str, Any], flags: Sequence[str] = (), head: str | None = None) -> float:

@@ -275,7 +275,8 @@ class CausalLM:
     # -- conditional log-probs: the tail of a text given its head ----------------------------
 
     @torch.inference_mode()
-    def suffix_logprobs(self, texts: Sequence[str], starts: Sequence[int]) -> list[np.ndarray]:
+    def suffix_logprobs(self, texts: Sequence[str], starts: Sequence[int],
+                        pooled_layers: Sequence[int] = ()) -> list[np.ndarray] | tuple[list[np.ndarray], list[np.ndarray]]:
         """float32 log-probs of the tokens of ``texts[i]`` that overlap ``texts[i][starts[i]:]``.
 
         For a sentence conditioned on a prompt (source PMI): like :meth:`score`, but the output
@@ -284,9 +285,18 @@ class CausalLM:
         ``max_tokens`` tokens, so the tail survives a long prompt. (Log-probs come from
         ``log_softmax``, as they always have here: the base pass's in-place formula differs
         in the last bits, and changing either would change published numbers.)
+
+        With ``pooled_layers`` (hidden-state indices: 0 the embeddings, the number of layers
+        the last, normalised, state) it also returns, per text, the mean of those layers'
+        states over the tail's tokens (float32 ``[len(pooled_layers), hidden]``; zeros when the
+        tail is empty): the sentence as the model reads it *given the prompt*, which the
+        quality model's with-source state head reads.
         """
         enc = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
         results: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(texts)
+        layers = list(pooled_layers)
+        hidden_size = self.model.config.hidden_size
+        pooled = [np.zeros((len(layers), hidden_size), dtype=np.float32) for _ in texts] if layers else []
         seqs, first = [], []
         for ids, offs, start in zip(enc["input_ids"], enc["offset_mapping"], starts):
             k = next((j for j, (_a, b) in enumerate(offs) if b > start), len(ids))
@@ -297,11 +307,18 @@ class CausalLM:
             seqs.append([self.prefix_id] + ids)
             first.append(k)  # index (in ids) of the first tail token
         decoder, head = self._decoder_and_head()
+        if layers and decoder is None:
+            raise ModelError("pooled states need a model with a separable body")
         for batch in self.batches([len(s) for s in seqs]):
             input_ids, mask = pad_batch([seqs[i] for i in batch], self.pad_id)
             input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+            states = None
             if decoder is not None:
-                hidden = decoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                if layers:
+                    out = decoder(input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
+                    hidden, states = out.last_hidden_state, out.hidden_states
+                else:
+                    hidden = decoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
             else:
                 hidden = None
                 logits_all = self.model(input_ids=input_ids, attention_mask=mask).logits
@@ -315,7 +332,9 @@ class CausalLM:
                 logits = softcap_(logits.float(), self.softcap)
                 lp = torch.log_softmax(logits, dim=-1).gather(1, targets[:, None]).squeeze(1)
                 results[i] = lp.cpu().numpy().astype(np.float32)
-        return results
+                for j, layer in enumerate(layers):  # the states *of* the tail's tokens (position 1 + token)
+                    pooled[i][j] = states[layer][r, 1 + k: 1 + n].float().mean(0).cpu().numpy()
+        return (results, pooled) if layers else results
 
     # -- passes for re-scoring signals (the word-order search) -------------------------------
 

@@ -42,11 +42,14 @@ class Column:
 
 @dataclass
 class SignalOutput:
-    """Columns (one value per sentence), flags and spans (one list per sentence)."""
+    """Columns (one value per sentence), flags and spans (one list per sentence), and
+    vectors: per-sentence arrays (or None) that learned heads read and no writer writes
+    (the source signal's pooled conditioned states, ``src_pooled``)."""
 
     columns: dict[str, list[Any]] = field(default_factory=dict)
     flags: list[list[str]] = field(default_factory=list)
     spans: list[list[Span]] = field(default_factory=list)
+    vectors: dict[str, list[Any]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, n: int) -> "SignalOutput":

@@ -11,7 +11,9 @@ moves ``src_pmi`` by about 1e-3 nats), so only the conditional pass runs: about 
 target pass per row on a CPU.
 
 Per target chunk ``chunk-K`` it writes ``source-K.jsonl`` (one row per key; whole, via a
-temporary name), so a killed pass resumes; :func:`mtqa.train.extract.load_features` merges
+temporary name) and ``source-K.npz`` (the source signal's pooled conditioned states of
+those rows, float16: what the quality model's with-source state head reads), so a killed
+pass resumes; :func:`mtqa.train.extract.load_features` merges
 the rows into the cache's meta rows.
 
     python -m mtqa.train.extract_source FEATURES [--threads 2]
@@ -28,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-#: 2: the source signal's per-token profile columns (``src_pmi_min`` ...), session 7
+#: 2 (session 7): the source signal's per-token profile columns (``src_pmi_min`` ...) and
+#: its pooled conditioned states (``source-K.npz``)
 SOURCE_VERSION = "2"
 
 
@@ -57,6 +60,8 @@ class SourceExtractor:
         return "|".join([f"extract-source:{SOURCE_VERSION}", self.source.signature(), self.xling.signature()])
 
     def run(self, rows: list[dict], bare: list[np.ndarray]) -> list[dict]:
+        """One row of with-source columns per wanted row; each carries its pooled conditioned
+        states as ``src_pooled`` (float32 ``[layers, hidden]``; popped into the ``.npz`` file)."""
         from mtqa.signals.artefacts.language import source_language
         from mtqa.signals.source import conditional_prompt, source_columns
 
@@ -65,13 +70,19 @@ class SourceExtractor:
         texts = [" ".join(rows[i]["text"].split()) for i in idx]
         sources = [rows[i]["source"] for i in idx]
         prompts = [conditional_prompt(s, t) for s, t in zip(sources, texts)]
-        cond = self.lm.suffix_logprobs([p for p, _ in prompts], [k for _, k in prompts]) if idx else []
+        layers = self.source.pooled_layers
+        cond, states = [], None
+        if idx:
+            got = self.lm.suffix_logprobs([p for p, _ in prompts], [k for _, k in prompts], pooled_layers=layers)
+            cond, states = got if layers else (got, None)
         cos = self.xling.encoder.cosines(sources, texts) if idx else []
         out = []
         for j, i in enumerate(idx):
             row = {"key": rows[i]["key"], **{c.name: None for c in self.source.columns},
                    "xling_cosine": float(cos[j]), "src_lang": source_language(sources[j])}
             row.update(source_columns(cond[j], bare[i], texts[j], sources[j]) or {})
+            if states is not None:
+                row["src_pooled"] = states[j]
             out.append(row)
         return out
 
@@ -102,11 +113,31 @@ def extract_source(features: str | Path, *, model: str = "gemma-3-270m", dtype: 
         rows, bare = _chunk_rows(path)
         out = ex.run(rows, bare)
         target = folder / path.name.replace("chunk-", "source-")
+        pooled = [(r["key"], r.pop("src_pooled")) for r in out if "src_pooled" in r]
+        if pooled:  # the states first: a chunk counts as done when its .jsonl exists
+            write_pooled(target.with_suffix(".npz"), [k for k, _ in pooled], [v for _, v in pooled])
         tmp = target.with_name(f".{target.name}.tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in out), encoding="utf-8")
         os.replace(tmp, target)
         print(f"{target.name}: {len(out)} rows {time.perf_counter() - t:.1f}s [{j + 1}/{len(todo)}, "
               f"{time.perf_counter() - t0:.0f}s]", file=sys.stderr, flush=True)
+
+
+def write_pooled(path: Path, keys: list[str], vectors: list[np.ndarray]) -> None:
+    """``source-K.npz``: the keys and their pooled conditioned states (float16, flattened)."""
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez(tmp, keys=np.array(keys), src_pooled=np.stack([np.asarray(v, np.float32).reshape(-1) for v in vectors])
+             .astype(np.float16))
+    os.replace(tmp, path)
+
+
+def load_source_pooled(folder: str | Path) -> dict[str, np.ndarray]:
+    """key -> the pooled conditioned states (float32, flattened) the source pass kept."""
+    out: dict[str, np.ndarray] = {}
+    for p in sorted(Path(folder).glob("source-*.npz")):
+        z = np.load(p)
+        out.update(zip(z["keys"].tolist(), z["src_pooled"].astype(np.float32)))
+    return out
 
 
 def load_source_rows(folder: str | Path, sources: dict[str, str] | None = None) -> dict[str, dict]:

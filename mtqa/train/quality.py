@@ -145,6 +145,70 @@ def language_heads(rows: list[dict], pooled: dict, ridge: float, folds: int = 5,
     return out
 
 
+#: candidate penalties of the state heads (640 or 1,920 standardised state dimensions, ~6k rows)
+STATE_RIDGES = (1000.0, 10000.0)
+#: a state head is fitted when this many training rows have its vector
+MIN_STATE_ROWS = 300
+
+
+def _cv_spearman(rows: list[dict], pred: np.ndarray, y: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    by: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        by.setdefault(r["group"], []).append(i)
+    return float(np.mean([spearmanr(pred[idx], y[idx]).statistic for idx in by.values() if len(idx) > 10]))
+
+
+def fit_state(rows: list[dict], X: np.ndarray, folds: int = 5,
+              log: Callable[[str], None] = lambda m: None) -> tuple[dict, np.ndarray]:
+    """A state head: ridge from pooled states ``X`` to the rank-normalised gold, its penalty
+    chosen by out-of-fold mean per-set Spearman (folds by source document). Returns the
+    full-fit parameters and the *out-of-fold* predictions for ``rows``: the linear heads are
+    fitted on those, so they weigh the state score as it does on unseen sentences."""
+    y = group_targets(rows)
+    fold = np.array([_doc_fold(r, folds) for r in rows])
+    best = None
+    for lam in STATE_RIDGES:
+        oof = np.zeros(len(rows))
+        for f in range(folds):
+            tr, te = fold != f, fold == f
+            oof[te] = predict_linear(fit_ridge(X[tr], y[tr], lam), X[te])
+        rho = _cv_spearman(rows, oof, y)
+        log(f"  state ridge {lam:g}: out-of-fold mean Spearman {rho:.4f}")
+        if best is None or rho > best[0]:
+            best = (rho, lam, oof)
+    params = fit_ridge(X, y, best[1])
+    return {**params, "ridge": best[1]}, best[2]
+
+
+def state_heads(meta: Sequence[dict], arrays: dict, rows: list[dict],
+                log: Callable[[str], None] = lambda m: None) -> dict[str, dict]:
+    """Fit the state heads the cache allows (``lm_state_score`` on the target pass's pooled
+    states, ``src_state_score`` on the source pass's) and write each one's out-of-fold score
+    into ``rows`` (NaN where a row has no vector)."""
+    lm_pooled = dict(zip((r["key"] for r in meta), arrays["pooled"])) if len(arrays.get("pooled", ())) else {}
+    out: dict[str, dict] = {}
+    for name, vector, lookup in (("lm_state_score", "lm_pooled", lm_pooled),
+                                 ("src_state_score", "src_pooled", arrays.get("src_pooled") or {})):
+        idx = [i for i, r in enumerate(rows) if r["key"] in lookup
+               and (vector == "lm_pooled" or math.isfinite(_num(r.get("src_pmi"))))]
+        for r in rows:
+            r[name] = math.nan
+        if len(idx) < MIN_STATE_ROWS:
+            continue
+        sub = [rows[i] for i in idx]
+        X = np.stack([lookup[r["key"]] for r in sub]).astype(np.float64)
+        if not X.any():  # a cache written without states (zeros): nothing to learn from
+            continue
+        log(f"  {name}: state head on {vector} ({len(sub)} rows, {len(lookup[sub[0]['key']])} dimensions)")
+        params, oof = fit_state(sub, X, log=log)
+        for r, v in zip(sub, oof):
+            r[name] = float(v)
+        out[name] = {"vector": vector, **params, "n_train": len(sub)}
+    return out
+
+
 def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", keep_source_head: str | None = None,
                   log: Callable[[str], None] = print) -> str:
     """Fit the target head on every judged training row of the cache; write the parameter
@@ -152,21 +216,27 @@ def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", ke
     from mtqa.train.extract import load_features
     from mtqa.train.run import write_params
 
-    meta, _ = load_features(features)
+    meta, arrays = load_features(features)
     rows = quality_rows(meta)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["set"]] = counts.get(r["set"], 0) + 1
     log(f"quality: {len(rows)} judged training segments {dict(sorted(counts.items()))}")
-    names = TARGET_FEATURES + EXTRA_FEATURES
+    states = state_heads(meta, arrays, rows, log=log)
+    extra = EXTRA_FEATURES + [n for n in ("lm_state_score",) if n in states]
+    source_extra = [n for n in ("src_state_score",) if n in states]
+    names = TARGET_FEATURES + extra
     ridge = choose_ridge(rows, names, log=log)
     with_source = [r for r in rows if math.isfinite(_num(r.get("src_pmi")))]
     source_ridge = None
     if len(with_source) >= MIN_SOURCE_ROWS:
         log(f"  source head: {len(with_source)} training segments with source columns")
-        source_ridge = choose_ridge(with_source, SOURCE_FEATURES + EXTRA_FEATURES, log=log)
-    doc = fit_model(rows, ridge=ridge, flag_logit=0.0, model=model, extra_features=EXTRA_FEATURES,
-                    source_ridge=source_ridge, min_source_rows=MIN_SOURCE_ROWS)
+        source_ridge = choose_ridge(with_source, SOURCE_FEATURES + extra + source_extra, log=log)
+    doc = fit_model(rows, ridge=ridge, flag_logit=0.0, model=model, extra_features=extra,
+                    source_ridge=source_ridge, min_source_rows=MIN_SOURCE_ROWS, source_extra=source_extra)
+    if states:
+        doc["states"] = _round(states)
+        doc["state_ridge_candidates"] = list(STATE_RIDGES)
     doc["trained_on"] = dict(sorted(counts.items()))
     doc["ridge_candidates"] = list(RIDGES)
     if "source" in doc["heads"]:

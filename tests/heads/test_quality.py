@@ -83,3 +83,29 @@ def test_inference_imports_no_training_code():
             "c = build_combiner(JobConfig(), 'gemma-3-270m'); assert type(c).__name__ == 'LearnedCombiner'; "
             "print(sorted(m for m in sys.modules if m == 'mtqa.train' or m.startswith('mtqa.train.')))")
     assert fresh_python(code).strip() == "[]"
+
+
+def test_state_heads_read_the_pooled_vectors(shipped):
+    """The shipped file's state heads: the base pass's pooled state for every head, the
+    conditioned pass's for the with-source heads. A state score moves quality; a row without
+    the vector (or with zeros: nothing scored) reads as the training mean, exactly as if the
+    feature were absent."""
+    from mtqa.heads.quality import state_score
+
+    assert shipped.vectors == ("lm_pooled", "src_pooled")
+    lm_state, src_state = shipped.states["lm_state_score"], shipped.states["src_state_score"]
+    assert len(lm_state["coef"]) == 640 and len(src_state["coef"]) == 3 * 640
+    assert "lm_state_score" in shipped.heads["target"]["features"]
+    assert "src_state_score" in shipped.heads["source"]["features"]
+    assert math.isnan(state_score(lm_state, None)) and math.isnan(state_score(lm_state, [0.0] * 640))
+    assert math.isnan(state_score(lm_state, [1.0] * 10))  # another model's width: no score, not an error
+    # a vector that is the training mean gives the head's intercept
+    assert state_score(lm_state, lm_state["mean"]) == pytest.approx(lm_state["intercept"])
+    coef = shipped.heads["target"]["coef"][shipped.heads["target"]["features"].index("lm_state_score")]
+    assert coef > 0  # the state score predicts the judgement: a higher one raises quality
+    std = [s if s > 0 else 1.0 for s in lm_state["std"]]
+    up = [m + 0.5 * s * math.copysign(1.0, c) for m, s, c in zip(lm_state["mean"], std, lm_state["coef"])]
+    down = [m - 0.5 * s * math.copysign(1.0, c) for m, s, c in zip(lm_state["mean"], std, lm_state["coef"])]
+    assert shipped.quality({**FLUENT, "lm_pooled": down}) < shipped.quality(FLUENT) < shipped.quality({**FLUENT, "lm_pooled": up})
+    assert shipped.quality({**FLUENT, "lm_pooled": lm_state["mean"]}) == pytest.approx(
+        shipped.quality({**FLUENT, "lm_pooled": None}), abs=0.05)

@@ -106,3 +106,24 @@ def test_a_wrong_word_shows_in_the_token_profile(lm):
     for name in ("src_pmi_min", "src_pmi_p10", "src_pmi_low", "src_surprisal_max", "src_surprisal_p90"):
         assert math.isfinite(out[name][0]), name
     assert 0.0 <= out["src_pmi_low"][0] <= 1.0
+
+
+def test_pooled_states_are_the_mean_states_of_the_sentence_tokens(lm):
+    """``suffix_logprobs(..., pooled_layers)``: per text, the mean over the tail's tokens of the
+    chosen layers' states, as a body pass over the same tokens gives them (the last layer's
+    normalised state); the log-probs are the same as without pooling."""
+    text = "Source: Guten Morgen, liebe Freunde.\nEnglish translation: Good morning, dear friends."
+    start = text.index("Good")
+    lps, pooled = lm.suffix_logprobs([text], [start], pooled_layers=(6, 18))
+    np.testing.assert_allclose(lps[0], lm.suffix_logprobs([text], [start])[0], atol=1e-5)
+    assert pooled[0].shape == (2, 640)
+    enc = lm.tokenizer([text], add_special_tokens=False, return_offsets_mapping=True)
+    ids, offs = enc["input_ids"][0], enc["offset_mapping"][0]
+    k = next(j for j, (_a, b) in enumerate(offs) if b > start)
+    states = lm.hidden_states([ids])[0]  # [start token + ids, hidden], the last layer
+    np.testing.assert_allclose(pooled[0][1], states[1 + k:].mean(0).numpy(), rtol=1e-3, atol=1e-3)
+    sig = SourceSignal(lm)
+    assert sig.pooled_layers == (6, 12, 18) and "pooled_layers=6/12/18" in sig.signature()
+    out = sig.compute([art("Good morning.", "Guten Morgen."), art("Good night.", None, aid="b")])
+    v = out.vectors["src_pooled"]
+    assert v[0].shape == (3, 640) and np.isfinite(v[0]).all() and v[1] is None

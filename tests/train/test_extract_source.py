@@ -12,7 +12,7 @@ from mtqa.segment import segment
 from mtqa.signals.source import SourceSignal
 from mtqa.signals.xling import XlingSignal
 from mtqa.train.extract import load_features
-from mtqa.train.extract_source import SourceExtractor, load_source_rows, wanted
+from mtqa.train.extract_source import SourceExtractor, load_source_rows, wanted, write_pooled
 from mtqa.types import Article
 
 ROWS = [
@@ -41,12 +41,15 @@ def test_cache_pass_equals_the_signals(lm):
         a = Article(r["key"], " ".join(r["text"].split()), "t", source=r["source"])
         a.sentences = segment(a, "segment")
         arts.append(a)
-    src = SourceSignal(lm).compute(arts).columns
+    computed = SourceSignal(lm).compute(arts)
+    src = computed.columns
     xl = XlingSignal(SentenceEncoder(threads=1)).compute(arts).columns
     for j, row in enumerate(out):
         for name in [c.name for c in SourceSignal.columns]:
             assert row[name] == pytest.approx(src[name][j], rel=1e-5, abs=1e-5), name
         assert row["xling_cosine"] == pytest.approx(xl["xling_cosine"][j], abs=1e-6)
+        # the pooled conditioned states the with-source state head trains on (source-K.npz)
+        np.testing.assert_allclose(row["src_pooled"], computed.vectors["src_pooled"][j], rtol=1e-4, atol=1e-4)
 
 
 def test_load_features_merges_the_source_rows(tmp_path):
@@ -55,6 +58,8 @@ def test_load_features_merges_the_source_rows(tmp_path):
     np.savez(tmp_path / "chunk-00000.npz", pooled=np.zeros((2, 4), np.float16), tok_len=np.array([1, 1], np.int32),
              tok_logprob=np.zeros(2, np.float16), tok_entropy=np.zeros(2, np.float16))
     (tmp_path / "source-00000.jsonl").write_text(json.dumps({"key": "k1", "src_pmi": 0.5, "xling_cosine": 0.9}) + "\n")
+    write_pooled(tmp_path / "source-00000.npz", ["k1"], [np.full((3, 2), 0.5, np.float32)])
     assert load_source_rows(tmp_path) == {"k1": {"src_pmi": 0.5, "xling_cosine": 0.9}}
-    rows, _ = load_features(tmp_path)
+    rows, arrays = load_features(tmp_path)
+    assert list(arrays["src_pooled"]) == ["k1"] and arrays["src_pooled"]["k1"].tolist() == [0.5] * 6
     assert "src_pmi" not in rows[0] and rows[1]["src_pmi"] == 0.5 and rows[1]["xling_cosine"] == 0.9

@@ -174,3 +174,49 @@ def test_a_cache_with_source_columns_fits_the_source_head_itself(tmp_path):
     assert "origin" not in src and src["n_train"] >= MIN_SOURCE_ROWS
     coef = dict(zip(src["features"], src["coef"]))
     assert coef["xling_cosine"] > 0.3 and coef["slor"] > 0.3
+
+
+def test_state_heads_learn_from_pooled_states_out_of_fold(tmp_path):
+    """A cache whose pooled states carry what the columns do not (the gold's noise, in one of
+    16 dimensions) gets state heads: the target pass's (``lm_pooled``) and the source pass's
+    (``src_pooled``, source-K.npz). The linear heads weigh their out-of-fold scores
+    positively, and the fitted model ranks two otherwise equal rows by their states."""
+    from mtqa.train.extract_source import write_pooled
+    from mtqa.train.quality import MIN_STATE_ROWS
+
+    n = 3 * MIN_STATE_ROWS
+    _write_cache(tmp_path / "cache", n=n)
+    rng = np.random.default_rng(5)
+    lines, keys, src_states = [], [], []
+    for k in range(2):
+        path = tmp_path / "cache" / f"chunk-{k:05d}.jsonl"
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        pooled = rng.normal(0, 1, (len(rows), 16))
+        for i, r in enumerate(rows):
+            if r["gold"] is not None:
+                pooled[i, 3] = r["gold"] - r["slor"] + rng.normal(0, 0.3)
+                lines.append(json.dumps({"key": r["key"], "src_pmi": float(rng.normal()), "src_logprob": -20.0,
+                                         "src_len_ratio": 0.0, "xling_cosine": float(rng.normal())}))
+                keys.append(r["key"])
+                src_states.append(np.r_[pooled[i, :8], rng.normal(0, 1, 8)])
+        z = dict(np.load(path.with_suffix(".npz")))
+        np.savez(path.with_suffix(".npz"), **{**z, "pooled": pooled.astype(np.float16)})
+    (tmp_path / "cache" / "source-00000.jsonl").write_text("\n".join(lines) + "\n")
+    write_pooled(tmp_path / "cache" / "source-00000.npz", keys, src_states)
+    train_quality(str(tmp_path / "cache"), str(tmp_path / "q.json"), log=lambda m: None)
+    doc = json.loads((tmp_path / "q.json").read_text())
+    assert set(doc["states"]) == {"lm_state_score", "src_state_score"}
+    assert doc["states"]["lm_state_score"]["vector"] == "lm_pooled" and len(doc["states"]["lm_state_score"]["coef"]) == 16
+    assert doc["states"]["src_state_score"]["vector"] == "src_pooled"
+    for head, feature in (("target", "lm_state_score"), ("source", "src_state_score")):
+        coef = dict(zip(doc["heads"][head]["features"], doc["heads"][head]["coef"]))
+        assert coef[feature] > 0.1, (head, coef)  # (the source head shares it with lm_state_score)
+    model = QualityModel(doc)
+    assert model.vectors == ("lm_pooled", "src_pooled")
+    base = {"lm_tokens": 12, "lm_logprob": -30.0, "surprisal_mean": 3.0, "slor": 2.0}
+    hi, lo = np.zeros(16), np.zeros(16)
+    hi[3], lo[3] = 2.0, -2.0
+    assert model.quality({**base, "lm_pooled": hi}) > model.quality({**base, "lm_pooled": lo})
+    # the same cache gives the same file (the state heads are deterministic too)
+    train_quality(str(tmp_path / "cache"), str(tmp_path / "q2.json"), log=lambda m: None)
+    assert (tmp_path / "q.json").read_bytes() == (tmp_path / "q2.json").read_bytes()
