@@ -59,29 +59,35 @@ def _doc_fold(r: dict, k: int) -> int:
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % k
 
 
-def choose_ridge(rows: list[dict], names: Sequence[str], folds: int = 5,
-                 log: Callable[[str], None] = lambda m: None) -> float:
-    """The penalty with the best mean per-set Spearman of out-of-fold predictions (folds by
-    source document, inside the training rows)."""
+def out_of_fold(rows: list[dict], X: np.ndarray, penalties: Sequence[float], folds: int = 5,
+                label: str = "ridge", log: Callable[[str], None] = lambda m: None) -> tuple[float, np.ndarray]:
+    """Of ridge ``penalties`` on ``X``, the one with the best mean per-set Spearman of
+    out-of-fold predictions (folds by source document, inside the training rows), and those
+    predictions."""
     from scipy.stats import spearmanr
 
     y = group_targets(rows)
     by: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
         by.setdefault(r["group"], []).append(i)
-    X = feature_matrix(rows, names)
     fold = np.array([_doc_fold(r, folds) for r in rows])
     best = None
-    for lam in RIDGES:
+    for lam in penalties:
         pred = np.zeros(len(rows))
         for f in range(folds):
             tr, te = fold != f, fold == f
             pred[te] = predict_linear(fit_ridge(X[tr], y[tr], lam), X[te])
         rho = float(np.mean([spearmanr(pred[idx], y[idx]).statistic for idx in by.values() if len(idx) > 10]))
-        log(f"  ridge {lam:g}: out-of-fold mean Spearman over training sets {rho:.4f}")
+        log(f"  {label} {lam:g}: out-of-fold mean Spearman over training sets {rho:.4f}")
         if best is None or rho > best[0]:
-            best = (rho, lam)
-    return best[1]
+            best = (rho, lam, pred)
+    return best[1], best[2]
+
+
+def choose_ridge(rows: list[dict], names: Sequence[str], folds: int = 5,
+                 log: Callable[[str], None] = lambda m: None) -> float:
+    """The penalty of the linear heads (:data:`RIDGES`) by :func:`out_of_fold`."""
+    return out_of_fold(rows, feature_matrix(rows, names), RIDGES, folds, log=log)[0]
 
 
 #: a source language gets its own with-source head from this many training rows (the cache
@@ -151,35 +157,14 @@ STATE_RIDGES = (1000.0, 10000.0)
 MIN_STATE_ROWS = 300
 
 
-def _cv_spearman(rows: list[dict], pred: np.ndarray, y: np.ndarray) -> float:
-    from scipy.stats import spearmanr
-
-    by: dict[str, list[int]] = {}
-    for i, r in enumerate(rows):
-        by.setdefault(r["group"], []).append(i)
-    return float(np.mean([spearmanr(pred[idx], y[idx]).statistic for idx in by.values() if len(idx) > 10]))
-
-
 def fit_state(rows: list[dict], X: np.ndarray, folds: int = 5,
               log: Callable[[str], None] = lambda m: None) -> tuple[dict, np.ndarray]:
     """A state head: ridge from pooled states ``X`` to the rank-normalised gold, its penalty
-    chosen by out-of-fold mean per-set Spearman (folds by source document). Returns the
-    full-fit parameters and the *out-of-fold* predictions for ``rows``: the linear heads are
-    fitted on those, so they weigh the state score as it does on unseen sentences."""
-    y = group_targets(rows)
-    fold = np.array([_doc_fold(r, folds) for r in rows])
-    best = None
-    for lam in STATE_RIDGES:
-        oof = np.zeros(len(rows))
-        for f in range(folds):
-            tr, te = fold != f, fold == f
-            oof[te] = predict_linear(fit_ridge(X[tr], y[tr], lam), X[te])
-        rho = _cv_spearman(rows, oof, y)
-        log(f"  state ridge {lam:g}: out-of-fold mean Spearman {rho:.4f}")
-        if best is None or rho > best[0]:
-            best = (rho, lam, oof)
-    params = fit_ridge(X, y, best[1])
-    return {**params, "ridge": best[1]}, best[2]
+    (:data:`STATE_RIDGES`) chosen by :func:`out_of_fold`. Returns the full-fit parameters and
+    the *out-of-fold* predictions for ``rows``: the linear heads are fitted on those, so they
+    weigh the state score as it does on unseen sentences."""
+    lam, oof = out_of_fold(rows, X, STATE_RIDGES, folds, label="state ridge", log=log)
+    return {**fit_ridge(X, group_targets(rows), lam), "ridge": lam}, oof
 
 
 def state_heads(meta: Sequence[dict], arrays: dict, rows: list[dict],
