@@ -105,8 +105,13 @@ def test_a_major_flag_puts_the_sentence_below_flag_quality(flag, which):
 def test_combine_returns_new_flags_and_leaves_the_callers_lists_alone(which):
     comb = _H("gemma-3-270m", 0.5) if which == "heuristic" else _L.from_file(_res("gemma-3-270m"), 0.5)
     cols = _fluent_columns(3)
-    cols["slor"] = [4.0, -3.0, -3.0]  # the last two are poor: low_quality
+    # the last two are poor in every LM column: low_quality
+    cols["slor"] = [4.0, -3.0, -3.0]
     cols["surprisal_mean"] = [1.5, 9.0, 9.0]
+    cols["lm_logprob"] = [-30.0, -180.0, -180.0]
+    cols["surprisal_max"] = [5.0, 15.0, 15.0]
+    cols["surprisal_p90"] = [3.0, 12.0, 12.0]
+    cols["excess_surprisal"] = [0.5, 5.0, 5.0]
     given = [[], ["doubled_word"], ["low_quality"]]
     snapshot = [list(fl) for fl in given]
     quality, flags = comb.combine(cols, given)
