@@ -18,7 +18,12 @@ with the sentence's unconditional log-probability, the bare sentence exactly as
 * the per-token profile (version 2): ``src_pmi_min``, ``src_pmi_p10`` and ``src_pmi_low``
   (share of tokens below -0.5 nats) of the per-token PMI, and ``src_surprisal_max`` /
   ``src_surprisal_p90`` of the surprisal given the source: a mean hides a wrong word in a
-  sentence that is otherwise fine (measured in the README, *Agreement*).
+  sentence that is otherwise fine (output columns; the quality heads do not use them, as
+  they added nothing in cross-validation: README, *Agreement*).
+
+With the default model the signal also hands the quality model, as the vector
+``src_pooled``, the mean hidden states of the sentence's tokens in the conditional pass at
+``POOLED_LAYERS`` (:mod:`mtqa.heads.quality`, state heads); no writer writes it.
 
 Rows without a source get NaN (the combiner then uses its target-only head, per row).
 
