@@ -215,8 +215,8 @@ def load_features(folder: str | Path) -> tuple[list[dict], dict[str, np.ndarray]
     """All cached chunks, the main order's first, then each extension's (file-name order):
     (meta rows, arrays with per-item rows; token arrays as ``tok_logprob``/``tok_entropy``
     lists of per-item arrays; ``src_pooled``: key -> the source pass's pooled states). A key
-    cached twice (an extension and a later main chunk) is kept once, first copy. Meta rows carry the with-source columns where
-    :mod:`mtqa.train.extract_source` has written them."""
+    cached twice (an extension and a later main chunk) is kept once, first copy. Meta rows
+    carry the with-source columns where :mod:`mtqa.train.extract_source` has written them."""
     folder = Path(folder)
     meta: list[dict] = []
     pooled, lps, ents = [], [], []

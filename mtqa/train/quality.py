@@ -17,6 +17,11 @@ grouped CV). Otherwise ``keep_source_head`` carries the with-source head of an e
 parameter file over unchanged (with its own fixed ``flag_logit`` and a note of where it
 came from), so a job with sources keeps using them; run on the shipped file it reproduces
 the shipped file.
+
+State heads (:func:`state_heads`): where the cache holds pooled states (the target pass's,
+and the source pass's ``source-K.npz``), a ridge on them is fitted first and its
+*out-of-fold* predictions become a feature of the linear heads (stacking; the shipped file
+carries the full-fit state heads under ``states``).
 """
 
 from __future__ import annotations
