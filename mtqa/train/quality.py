@@ -148,8 +148,10 @@ def language_heads(rows: list[dict], pooled: dict, ridge: float, folds: int = 5,
         if best is None:
             continue
         coef, b0 = fit_shrunk(standardise(pooled, X[idx]), y[idx], np.asarray(pooled["coef"]), best)
-        # a flag never raises quality: a flag weight the language's data would make positive is 0
-        coef = np.array([min(c, 0.0) if n in FLAG_FEATURES else c for n, c in zip(names, coef)])
+        # a flag never raises quality: where a language's few flagged rows would make a flag's
+        # weight zero or positive, the pooled head's weight (from all the data, never positive) is kept
+        coef = np.array([min(p, 0.0) if n in FLAG_FEATURES and c >= 0 else c
+                         for n, c, p in zip(names, coef, pooled["coef"])])
         out[f"source:{lang}"] = {**{k: pooled[k] for k in ("features", "mean", "std", "calibration")},
                                  "coef": coef.tolist(), "intercept": b0, "n_train": int(len(idx)),
                                  "shrunk_towards": "source", "ridge": best}
