@@ -136,12 +136,16 @@ class Scorer:
                 if out.spans:
                     merged.spans[i].extend(out.spans[i])
             clock.step()
-        if "lm_pooled" in self.combiner.vectors:  # the base pass's states: cache hits in the LM
+        # the base pass's token scores (cache hits in the LM: the LM signal scored these
+        # sentences moments ago) and their pooled states, once for the combiner and the detector
+        texts = [s.text for a in articles for s in a.sentences]
+        scores = self.lm.score(texts) if texts else []
+        pooled = None
+        if "lm_pooled" in self.combiner.vectors or getattr(self.detector, "uses_pooled", False):
             from mtqa.heads.detector import pooled_states
 
-            texts = [s.text for a in articles for s in a.sentences]
-            scores = self.lm.score(texts) if texts else []
-            merged.vectors["lm_pooled"] = list(pooled_states(scores, self.lm.model.config.hidden_size))
+            pooled = pooled_states(scores, self.lm.model.config.hidden_size)
+            merged.vectors["lm_pooled"] = list(pooled)
         quality, merged.flags = self.combiner.combine(merged.columns, merged.flags, merged.vectors)
         sentence_rows, article_rows = [], []
         i = 0
@@ -159,18 +163,17 @@ class Scorer:
                 sentence_rows.append(row)
                 i += 1
             article_rows.append(aggregate(article, sentence_rows[len(sentence_rows) - (i - first):]))
-        self.detect(sentence_rows, article_rows)
+        self.detect(sentence_rows, article_rows, scores, pooled)
         clock.step()
         self.step_seconds = clock.seconds
         for name, seconds in zip([s.name for s in self.signals] + ["combine+detector"], clock.seconds):
             self.step_totals[name] = self.step_totals.get(name, 0.0) + seconds
         return sentence_rows, article_rows
 
-    def detect(self, sentence_rows: list[dict], article_rows: list[dict]) -> None:
-        """``mt_probability`` (sentences, articles), ``mt_evidence`` and ``language`` (articles).
-
-        The detector reads the base pass's token scores and kept hidden states: cache hits
-        in the LM (the chunk's sentences were scored by the LM signal moments ago)."""
+    def detect(self, sentence_rows: list[dict], article_rows: list[dict], scores: Sequence[Any],
+               pooled: Any = None) -> None:
+        """``mt_probability`` (sentences, articles), ``mt_evidence`` and ``language`` (articles),
+        from the base pass's token ``scores`` of the sentence rows and their ``pooled`` states."""
         if self.detector is None:
             for r in sentence_rows:
                 r["mt_probability"] = None
@@ -179,8 +182,7 @@ class Scorer:
             return
         from mtqa.heads.detector import apply
 
-        scores = self.lm.score([r["text"] for r in sentence_rows]) if sentence_rows else []
-        apply(self.detector, sentence_rows, article_rows, scores, self.lm.model.config.hidden_size)
+        apply(self.detector, sentence_rows, article_rows, scores, self.lm.model.config.hidden_size, pooled)
 
 
 def _setup(m) -> str:

@@ -279,10 +279,11 @@ def pooled_states(scores: Sequence[Any], hidden_size: int) -> np.ndarray:
 
 
 def apply(det: MTDetector, sentence_rows: list[dict], article_rows: list[dict], scores: Sequence[Any],
-          hidden_size: int) -> None:
+          hidden_size: int, pooled: np.ndarray | None = None) -> None:
     """Add ``mt_probability`` to every sentence row and ``mt_probability``, ``mt_evidence``,
     ``language`` to every article row (in place). ``scores[i]`` is the LM's TokenScores of
-    sentence row ``i`` (its token log-probs, entropies and kept hidden states).
+    sentence row ``i`` (its token log-probs, entropies and kept hidden states); ``pooled``, when
+    the caller has them, their :func:`pooled_states`.
 
     A sentence flagged ``not_english``, or with no scored token, gets NaN: it is no evidence
     about machine-translated *English*. An article whose English sentences are fewer than
@@ -291,7 +292,10 @@ def apply(det: MTDetector, sentence_rows: list[dict], article_rows: list[dict], 
     n = len(sentence_rows)
     scalars = np.array([scalar_features(r, ts.logprobs, ts.entropies) for r, ts in zip(sentence_rows, scores)],
                        dtype=np.float64).reshape(n, len(SCALAR_FEATURES))
-    pooled = pooled_states(scores, hidden_size) if det.uses_pooled else None
+    if not det.uses_pooled:
+        pooled = None
+    elif pooled is None:
+        pooled = pooled_states(scores, hidden_size)
     lm = det.lm_logits(scalars, pooled) if n else np.zeros(0)
     fe = det.flag_evidence([r["flags"] for r in sentence_rows], n)
     logits = lm + fe

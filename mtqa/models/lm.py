@@ -276,7 +276,7 @@ class CausalLM:
 
     @torch.inference_mode()
     def suffix_logprobs(self, texts: Sequence[str], starts: Sequence[int],
-                        pooled_layers: Sequence[int] = ()) -> list[np.ndarray] | tuple[list[np.ndarray], list[np.ndarray]]:
+                        pooled_layers: Sequence[int] | None = None) -> list[np.ndarray] | tuple[list[np.ndarray], list[np.ndarray]]:
         """float32 log-probs of the tokens of ``texts[i]`` that overlap ``texts[i][starts[i]:]``.
 
         For a sentence conditioned on a prompt (source PMI): like :meth:`score`, but the output
@@ -286,17 +286,18 @@ class CausalLM:
         ``log_softmax``, as they always have here: the base pass's in-place formula differs
         in the last bits, and changing either would change published numbers.)
 
-        With ``pooled_layers`` (hidden-state indices: 0 the embeddings, the number of layers
-        the last, normalised, state) it also returns, per text, the mean of those layers'
-        states over the tail's tokens (float32 ``[len(pooled_layers), hidden]``; zeros when the
-        tail is empty): the sentence as the model reads it *given the prompt*, which the
-        quality model's with-source state head reads.
+        Given ``pooled_layers`` (hidden-state indices: 0 the embeddings, the number of layers
+        the last, normalised, state; possibly none) it returns ``(log-probs, pooled)``: per
+        text also the mean of those layers' states over the tail's tokens (float32
+        ``[len(pooled_layers), hidden]``; zeros when the tail is empty), the sentence as the
+        model reads it *given the prompt*, which the quality model's with-source state head
+        reads.
         """
         enc = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
         results: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(texts)
-        layers = list(pooled_layers)
+        layers = list(pooled_layers or ())
         hidden_size = self.model.config.hidden_size
-        pooled = [np.zeros((len(layers), hidden_size), dtype=np.float32) for _ in texts] if layers else []
+        pooled = [np.zeros((len(layers), hidden_size), dtype=np.float32) for _ in texts]
         seqs, first = [], []
         for ids, offs, start in zip(enc["input_ids"], enc["offset_mapping"], starts):
             k = next((j for j, (_a, b) in enumerate(offs) if b > start), len(ids))
@@ -334,7 +335,7 @@ class CausalLM:
                 results[i] = lp.cpu().numpy().astype(np.float32)
                 for j, layer in enumerate(layers):  # the states *of* the tail's tokens (position 1 + token)
                     pooled[i][j] = states[layer][r, 1 + k: 1 + n].float().mean(0).cpu().numpy()
-        return (results, pooled) if layers else results
+        return results if pooled_layers is None else (results, pooled)
 
     # -- passes for re-scoring signals (the word-order search) -------------------------------
 

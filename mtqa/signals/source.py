@@ -153,9 +153,8 @@ class SourceSignal(Signal):
                 k += 1
         pooled: list[Any] = [None] * n
         if jobs:
-            got = self.lm.suffix_logprobs([j[1] for j in jobs], [j[2] for j in jobs],
-                                          pooled_layers=self.pooled_layers)
-            cond, states = got if self.pooled_layers else (got, None)
+            cond, states = self.lm.suffix_logprobs([j[1] for j in jobs], [j[2] for j in jobs],
+                                                   pooled_layers=self.pooled_layers)
             # log p(target): the bare sentence, exactly as LMSignal scores it (a cache hit there)
             bare = self.lm.score([sentences[j[0]].text for j in jobs])
             for j, (idx, _prompt, _start, src) in enumerate(jobs):

@@ -71,17 +71,15 @@ class SourceExtractor:
         sources = [rows[i]["source"] for i in idx]
         prompts = [conditional_prompt(s, t) for s, t in zip(sources, texts)]
         layers = self.source.pooled_layers
-        cond, states = [], None
-        if idx:
-            got = self.lm.suffix_logprobs([p for p, _ in prompts], [k for _, k in prompts], pooled_layers=layers)
-            cond, states = got if layers else (got, None)
+        cond, states = (self.lm.suffix_logprobs([p for p, _ in prompts], [k for _, k in prompts], pooled_layers=layers)
+                        if idx else ([], []))
         cos = self.xling.encoder.cosines(sources, texts) if idx else []
         out = []
         for j, i in enumerate(idx):
             row = {"key": rows[i]["key"], **{c.name: None for c in self.source.columns},
                    "xling_cosine": float(cos[j]), "src_lang": source_language(sources[j])}
             row.update(source_columns(cond[j], bare[i], texts[j], sources[j]) or {})
-            if states is not None:
+            if layers:
                 row["src_pooled"] = states[j]
             out.append(row)
         return out
