@@ -10,7 +10,8 @@ numbers through its public methods only (they never touch the transformers model
   (a sentence given a prompt with its source: source PMI);
 * :meth:`CausalLM.score_windows`: log-probs of many short windows that continue a shared
   prefix (the word-order search's re-scoring), packed into few sequences;
-* :meth:`CausalLM.hidden_states` (a body-only pass), :meth:`CausalLM.head_logprobs` and
+* :meth:`CausalLM.window_states` (that pass's body alone), :meth:`CausalLM.hidden_states` (a
+  body-only pass), :meth:`CausalLM.head_logprobs`, :meth:`CausalLM.head_logprob_bounds` and
   :meth:`CausalLM.token_logits` (the output layer on given hidden states).
 
 Batch settings (``batch_tokens``, ``batch_size``) belong to the model, so every pass batches
@@ -136,6 +137,7 @@ class CausalLM:
             raise ModelError(f"unknown quantize setting {quantize!r} (none or int8)")
         self.entropy = entropy
         self._head_bf16: torch.Tensor | None = None  # bfloat16 copy of the output matrix (head_logprobs)
+        self._shortlist_rows: tuple | None = None  # (shortlist, its float32 output rows): head_logprob_bounds
         # Re-scoring passes drop to bfloat16 only where bf16 is computed natively (CUDA, or a CPU
         # with AVX512-BF16/AMX). Emulated bf16 is 4-5x *slower* than float32 (measured on a 2-core
         # AVX2 CPU: the 262k-row output matrix product 2.38 s vs 0.54 s for 128 states; a linear
@@ -353,6 +355,14 @@ class CausalLM:
                 out[i] = hidden[r, : len(seqs[i]) + 1].float().cpu()
         return out
 
+    def window_states(self, groups, first=None):
+        """The body pass of :meth:`score_windows` alone: per window, the hidden states that predict its
+        tokens (:class:`~mtqa.models.windows.WindowStates`), for a caller that runs the output
+        layer only where it must (:meth:`head_logprob_bounds`, then :meth:`head_logprobs`)."""
+        from mtqa.models.windows import window_states
+
+        return window_states(self, groups, first)
+
     def score_windows(self, groups, first=None) -> list[list[np.ndarray]]:
         """Per :class:`~mtqa.models.windows.WindowGroup`, per window: float32 log-probs of the
         window's tokens given the group's prefix (up to the window's start) and the window
@@ -443,6 +453,33 @@ class CausalLM:
             m = z.amax(dim=-1, keepdim=True)
             lse[start : start + chunk] = z.sub_(m).exp_().sum(-1).log_() + m[:, 0]
         return tz - lse
+
+    @torch.inference_mode()
+    def head_logprob_bounds(self, hidden: torch.Tensor, targets: torch.Tensor, shortlist: torch.Tensor) -> torch.Tensor:
+        """float32 *upper bounds* of log p(targets[i]) from ``hidden[i]``, at the cost of a shortlist.
+
+        The log-normaliser is taken over ``shortlist`` (token ids, sorted, unique) and the target
+        only: a sum over fewer terms, so it is a lower bound of the whole vocabulary's, and the
+        log-prob an upper bound (exact when the shortlist holds all the probability mass). A
+        search that needs exact log-probs only for its best candidates ranks with these and asks
+        :meth:`head_logprobs` for the few that can still win. Needs the float output matrix
+        (:attr:`has_output_matrix`).
+        """
+        weight, bias = self.output_weight()
+        if self._shortlist_rows is None or self._shortlist_rows[0] is not shortlist:
+            self._shortlist_rows = (shortlist, weight[shortlist.to(weight.device)].float())
+        h = hidden.float()
+        tz = (h * weight[targets].float()).sum(-1)
+        z = h @ self._shortlist_rows[1].T
+        if bias is not None:
+            tz = tz + bias[targets].float()
+            z += bias[shortlist].float()
+        if self.softcap:
+            tz = torch.tanh(tz / self.softcap) * self.softcap
+        softcap_(z, self.softcap)
+        lse = torch.logsumexp(z, dim=-1)
+        listed = torch.isin(targets, shortlist.to(targets.device))
+        return tz - torch.where(listed, lse, torch.logaddexp(lse, tz))
 
     def rescoring_dtype(self) -> str:
         """The precision of re-scoring passes, for signatures: ``bfloat16`` where bf16 is native

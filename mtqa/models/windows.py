@@ -2,12 +2,18 @@
 
 A re-scoring signal (the word-order search) asks: given the tokens ``prefix[:start]``, how
 probable is ``window``? Many windows share one prefix (the candidates of one sentence), so
-they are *packed*: one sequence per :class:`WindowGroup` holds the prefix once, then every
-window's tokens, with a 4D attention mask (each window sees the prefix up to its own start,
-and itself) and position ids that restart at each window's start. The prefix runs through
-the model once per group, and the output layer runs only on window tokens
-(:meth:`CausalLM.head_logprobs`, no entropy). The pass runs in
-:meth:`CausalLM.rescoring_precision` (bfloat16 for a float32 model). Models whose attention
+they are *packed*: a :class:`WindowGroup` is laid out as the prefix once, then every window's
+tokens, with a 4D attention mask (each window sees the prefix up to its own start, and itself)
+and position ids that restart at each window's start. Several groups then share one row of the
+batch (first fit, longest first, up to :data:`ROW_TOKENS` or the longest group), each seeing
+only itself, so a batch holds almost no padding: before, one group per row, a third of the
+rows' tokens were padding on real articles. The prefix runs through the model once per group.
+
+The pass is split in two, so that a caller can decide which windows are worth the output
+layer: :func:`window_states` runs the model's body and returns, per window, the hidden states
+that predict its tokens (:class:`WindowStates`); :func:`score_windows` runs the output layer
+(:meth:`CausalLM.head_logprobs`, no entropy) on all of them. The body runs in
+:meth:`CausalLM.rescoring_precision` (bfloat16 where it is native). Models whose attention
 takes no 4D mask get one row per window instead.
 """
 
@@ -22,6 +28,11 @@ import torch
 if TYPE_CHECKING:
     from mtqa.models.lm import CausalLM
 
+#: a packed row holds groups up to this many tokens (or the longest group, if longer): long
+#: enough to leave little padding, short enough that attention (quadratic in the row) stays a
+#: small part of the pass
+ROW_TOKENS = 192
+
 
 @dataclass
 class WindowGroup:
@@ -33,6 +44,29 @@ class WindowGroup:
 
     def packed_length(self) -> int:
         return 1 + max(self.starts) + sum(max(len(w) - 1, 0) for w in self.windows)
+
+
+@dataclass
+class WindowStates:
+    """The body pass's result: for every window, the hidden states that predict its tokens.
+
+    ``rows[g][w]`` are the indices (into ``hidden`` and ``targets``) of window ``w`` of group
+    ``g``, in token order, without its first token when ``known[g][w]`` gives that one's
+    log-prob. ``hidden`` is None for a model without a separable body: the pass then computed
+    the log-probs itself (``computed``), and the output layer is not asked again.
+    """
+
+    hidden: torch.Tensor | None
+    targets: torch.Tensor
+    rows: list[list[np.ndarray]]
+    known: list[list[float | None]]
+    computed: np.ndarray | None = None
+
+    def window_logprobs(self, g: int, w: int, row_logprobs: np.ndarray) -> np.ndarray:
+        """Window ``w`` of group ``g``'s float32 log-probs, from per-row log-probs (indexed like ``hidden``)."""
+        part = np.asarray(row_logprobs[self.rows[g][w]], dtype=np.float32)
+        k = self.known[g][w]
+        return part if k is None else np.concatenate([np.array([k], np.float32), part])
 
 
 def attention_mask_4d(lm: "CausalLM", allowed: torch.Tensor) -> torch.Tensor | None:
@@ -49,96 +83,137 @@ def attention_mask_4d(lm: "CausalLM", allowed: torch.Tensor) -> torch.Tensor | N
     return None
 
 
+def pack_rows(lengths: Sequence[int], capacity: int) -> list[list[int]]:
+    """Items (by index) packed into rows of at most ``capacity`` tokens: first fit, longest first.
+
+    Deterministic (ties keep index order); an item longer than ``capacity`` gets a row of its own.
+    """
+    rows: list[list[int]] = []
+    free: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        for r, room in enumerate(free):
+            if lengths[i] <= room:
+                rows[r].append(i)
+                free[r] -= lengths[i]
+                break
+        else:
+            rows.append([i])
+            free.append(capacity - lengths[i])
+    return rows
+
+
 @torch.inference_mode()
-def score_windows(lm: "CausalLM", groups: Sequence[WindowGroup],
-                  first: Sequence[Sequence[float | None]] | None = None) -> list[list[np.ndarray]]:
-    """Per group, per window: float32 log-prob of each window token given the prefix and the window before it.
+def window_states(lm: "CausalLM", groups: Sequence[WindowGroup],
+                  first: Sequence[Sequence[float | None]] | None = None) -> WindowStates:
+    """The model's body over all windows (packed); see :class:`WindowStates`.
 
     ``first[g][w]``, when given and not None, is the log-prob of window ``w``'s first token,
-    known already (it is predicted from the unchanged prefix, as in the base pass): the output
-    layer then skips it. Batches follow the model's ``batch_tokens``/``batch_size``.
+    known already (it is predicted from the unchanged prefix, as in the base pass): no state is
+    kept for it. Batches follow the model's ``batch_tokens``/``batch_size``.
     """
     decoder, _head = lm._decoder_and_head()
     packable = decoder is not None and attention_mask_4d(lm, torch.ones(1, 1, 1, dtype=torch.bool)) is not None
-    where = [(g, w) for g in range(len(groups)) for w in range(len(groups[g].windows))]
-    known_flat = [first[g][w] if first is not None else None for g, w in where]
+    known = [[first[g][w] if first is not None else None for w in range(len(grp.windows))]
+             for g, grp in enumerate(groups)]
+    # the units a row may hold: whole groups when packable, else one window each (with its prefix)
     if packable:
-        units = list(groups)
-        bounds = np.cumsum([0] + [len(g.windows) for g in groups])
-        known = [known_flat[bounds[g]:bounds[g + 1]] for g in range(len(groups))]
+        units = [(g, list(range(len(grp.windows)))) for g, grp in enumerate(groups) if grp.windows]
     else:
-        units = [WindowGroup(g.prefix, [s], [w]) for g in groups for s, w in zip(g.starts, g.windows)]
-        known = [[k] for k in known_flat]
-    flat: list[np.ndarray] = []
-    per_unit: dict[int, list[np.ndarray]] = {}
-    live = [i for i, g in enumerate(units) if g.windows]
-    for batch in lm.batches([units[i].packed_length() for i in live]):
-        batch = [live[i] for i in batch]
-        width = max(units[i].packed_length() for i in batch)
+        units = [(g, [w]) for g, grp in enumerate(groups) for w in range(len(grp.windows))]
+    lengths = [WindowGroup(groups[g].prefix, [groups[g].starts[w] for w in ws],
+                           [groups[g].windows[w] for w in ws]).packed_length() for g, ws in units]
+    if packable:
+        layout = pack_rows(lengths, max([ROW_TOKENS] + lengths))
+    else:
+        layout = [[u] for u in range(len(units))]
+    row_len = [sum(lengths[u] for u in row) for row in layout]
+    hidden_parts: list[torch.Tensor] = []
+    target_parts: list[int] = []
+    computed_parts: list[np.ndarray] = []
+    rows_of: dict[tuple[int, int], np.ndarray] = {}
+    n_rows = 0
+    for batch in lm.batches(row_len):
+        width = max(row_len[r] for r in batch)
         ids = torch.full((len(batch), width), lm.pad_id, dtype=torch.long)
         pos = torch.zeros((len(batch), width), dtype=torch.long)
         allowed = torch.zeros((len(batch), width, width), dtype=torch.bool)
-        allowed[:, :, 0] = True  # padding attends to the start token (its output is never read)
-        rows, cols, targets = [], [], []
-        sizes_of: dict[int, list[int]] = {i: [] for i in batch}
-        for r, i in enumerate(batch):
-            g = units[i]
-            P = max(g.starts)
-            ids[r, : P + 1] = torch.tensor([lm.prefix_id] + list(g.prefix[:P]))
-            pos[r, : P + 1] = torch.arange(P + 1)
-            allowed[r, : P + 1, : P + 1] = torch.tril(torch.ones(P + 1, P + 1, dtype=torch.bool))
-            cursor = P + 1
-            for s, w in zip(g.starts, g.windows):
-                n_in = max(len(w) - 1, 0)  # the window's last token is only a target
-                if n_in:
-                    ids[r, cursor:cursor + n_in] = torch.tensor(list(w[:n_in]))
-                    pos[r, cursor:cursor + n_in] = torch.arange(s + 1, s + 1 + n_in)
-                    allowed[r, cursor:cursor + n_in, : s + 1] = True
-                    allowed[r, cursor:cursor + n_in, cursor:cursor + n_in] = torch.tril(
-                        torch.ones(n_in, n_in, dtype=torch.bool))
-                # window token k is predicted at prefix position s (k = 0), then at window input k-1
-                skip = 1 if w and known[i][len(sizes_of[i])] is not None else 0
-                rows += [r] * (len(w) - skip)
-                cols += ([s] + list(range(cursor, cursor + n_in)))[skip:]
-                targets += list(w)[skip:]
-                sizes_of[i].append(len(w) - skip)
-                cursor += n_in
+        b_rows, b_cols, b_targets, b_keys = [], [], [], []
+        for r, layout_row in enumerate(batch):
+            base = 0
+            for u in layout[layout_row]:
+                g, ws = units[u]
+                grp = groups[g]
+                P = max(grp.starts[w] for w in ws)
+                ids[r, base: base + P + 1] = torch.tensor([lm.prefix_id] + list(grp.prefix[:P]))
+                pos[r, base: base + P + 1] = torch.arange(P + 1)
+                allowed[r, base: base + P + 1, base: base + P + 1] = torch.tril(torch.ones(P + 1, P + 1, dtype=torch.bool))
+                cursor = base + P + 1
+                for w in ws:
+                    s, win = grp.starts[w], grp.windows[w]
+                    n_in = max(len(win) - 1, 0)  # the window's last token is only a target
+                    if n_in:
+                        ids[r, cursor:cursor + n_in] = torch.tensor(list(win[:n_in]))
+                        pos[r, cursor:cursor + n_in] = torch.arange(s + 1, s + 1 + n_in)
+                        allowed[r, cursor:cursor + n_in, base: base + s + 1] = True
+                        allowed[r, cursor:cursor + n_in, cursor:cursor + n_in] = torch.tril(
+                            torch.ones(n_in, n_in, dtype=torch.bool))
+                    # window token k is predicted at prefix position s (k = 0), then at window input k-1
+                    skip = 1 if win and known[g][w] is not None else 0
+                    cols = ([base + s] + list(range(cursor, cursor + n_in)))[skip:]
+                    b_keys.append(((g, w), len(cols)))
+                    b_rows += [r] * len(cols)
+                    b_cols += cols
+                    b_targets += list(win)[skip:]
+                    cursor += n_in
+                base += lengths[u]
+            # padding attends to the row's first token only (its output is never read); real tokens
+            # never do unless it is their own group's start
+            allowed[r, base:, 0] = True
+        r_t = torch.tensor(b_rows, dtype=torch.long, device=lm.device)
+        c_t = torch.tensor(b_cols, dtype=torch.long, device=lm.device)
         if packable:
             mask = attention_mask_4d(lm, allowed)
             with lm.rescoring_precision():
                 hidden = decoder(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device),
                                  position_ids=pos.to(lm.device), use_cache=False).last_hidden_state
+            hidden_parts.append(hidden[r_t, c_t])
         else:  # one window per row: a plain causal model with right padding
             mask2d = allowed.diagonal(dim1=1, dim2=2).long()
             if decoder is not None:
                 hidden = decoder(input_ids=ids.to(lm.device), attention_mask=mask2d.to(lm.device),
                                  use_cache=False).last_hidden_state
+                hidden_parts.append(hidden[r_t, c_t])
             else:
-                hidden = None
-        r_t = torch.tensor(rows, dtype=torch.long, device=lm.device)
-        c_t = torch.tensor(cols, dtype=torch.long, device=lm.device)
-        tgt = torch.tensor(targets, dtype=torch.long, device=lm.device)
-        if hidden is not None:
-            lp = lm.head_logprobs(hidden[r_t, c_t], tgt).cpu().numpy()
-        else:
-            logits = lm.model(input_ids=ids.to(lm.device), attention_mask=mask2d.to(lm.device)).logits[r_t, c_t]
-            logits = logits.float()
-            if lm.softcap:
-                logits = torch.tanh(logits / lm.softcap) * lm.softcap
-            lp = (logits.gather(1, tgt[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)).cpu().numpy()
-        cursor = 0
-        for i in batch:
-            out = []
-            for w, size in enumerate(sizes_of[i]):
-                part = lp[cursor:cursor + size].astype(np.float32)
-                if size < len(units[i].windows[w]):
-                    part = np.concatenate([np.array([known[i][w]], np.float32), part])
-                out.append(part)
-                cursor += size
-            per_unit[i] = out
-    for i, g in enumerate(units):
-        flat.extend(per_unit.get(i, [np.zeros(0, np.float32) for _ in g.windows]))
-    results: list[list[np.ndarray]] = [[] for _ in groups]
-    for (g, _), lp in zip(where, flat):
-        results[g].append(lp)
-    return results
+                logits = lm.model(input_ids=ids.to(lm.device), attention_mask=mask2d.to(lm.device)).logits[r_t, c_t]
+                logits = logits.float()
+                if lm.softcap:
+                    logits = torch.tanh(logits / lm.softcap) * lm.softcap
+                tgt = torch.tensor(b_targets, dtype=torch.long, device=lm.device)
+                computed_parts.append(
+                    (logits.gather(1, tgt[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)).cpu().numpy())
+        target_parts += b_targets
+        for key, size in b_keys:
+            rows_of[key] = np.arange(n_rows, n_rows + size)
+            n_rows += size
+    empty = np.zeros(0, dtype=np.int64)
+    rows = [[rows_of.get((g, w), empty) for w in range(len(grp.windows))] for g, grp in enumerate(groups)]
+    hidden_all = torch.cat(hidden_parts) if hidden_parts else None
+    computed = np.concatenate(computed_parts) if computed_parts else None
+    if hidden_all is None and computed is None:
+        computed = np.zeros(0, np.float32)
+    return WindowStates(hidden_all, torch.tensor(target_parts, dtype=torch.long, device=lm.device), rows, known,
+                        computed)
+
+
+def score_windows(lm: "CausalLM", groups: Sequence[WindowGroup],
+                  first: Sequence[Sequence[float | None]] | None = None) -> list[list[np.ndarray]]:
+    """Per group, per window: float32 log-prob of each window token given the prefix and the window before it.
+
+    The body pass of :func:`window_states`, then the output layer on every window state.
+    """
+    states = window_states(lm, groups, first)
+    if states.computed is not None:
+        lp = states.computed
+    else:
+        lp = lm.head_logprobs(states.hidden, states.targets).cpu().numpy()
+    return [[states.window_logprobs(g, w, lp) for w in range(len(grp.windows))] for g, grp in enumerate(groups)]

@@ -129,6 +129,37 @@ def test_the_window_price_keeps_a_subset_of_the_best_ranked_candidates(kept):
     assert out.flags == [[]] and out.columns["word_order_score"] == [0.0]
 
 
+def test_best_only_scoring_finds_the_exact_searchs_best_and_rules_out_only_what_cannot_win(kept):
+    """``best_only`` scores exactly only candidates whose shortlist bound could still beat their
+    sentence's best: the best candidate and its score are the full search's, and every
+    candidate it left out has an exact score at or below its bound and below the best."""
+    import numpy as np
+
+    texts = ["The company reported a sharp in rise profits for the third quarter.",
+             "The minister said the talks were productive and that a deal be could reached soon.",
+             "In 1990 founded the brothers the company in a small garage in Ohio.",
+             "The council met on Monday to discuss the budget for next year.",
+             "Heavy weapons the alliance will supply to Ukraine in the coming weeks, officials said."]
+    sig = WordOrderSignal(kept, window_price=0.0, max_candidates=6)
+    bases = kept.score(texts)
+    full, lazy = sig.propose(texts, bases), sig.propose(texts, bases)
+    sig.score(texts, bases, full)
+    sig.score(texts, bases, lazy, best_only=True)
+    skipped = 0
+    for f, z in zip(full, lazy):
+        best = max([c.score for c in f] + [0.0])
+        lazy_best = max([c.score for c in z if not np.isnan(c.score)] + [0.0])
+        assert lazy_best == pytest.approx(best, abs=1e-3)
+        for cf, cz in zip(f, z):
+            assert cf.score <= cz.bound + 1e-3
+            if np.isnan(cz.score):
+                skipped += 1
+                assert cf.score <= best + 1e-3
+            else:
+                assert cz.score == pytest.approx(cf.score, abs=1e-3)
+    assert skipped > 0  # the bound did rule some out (else this test checks nothing)
+
+
 def test_without_kept_hidden_states_the_search_runs_the_body_itself(lm, kept):
     """A model built without keep_hidden still searches (one more body pass), to the same result."""
     text = "The council met on Monday. The company reported a sharp in rise profits for the third quarter."

@@ -114,6 +114,7 @@ class Candidate:
     window: int = 0  # tokens scored in stage 2
     moved_words: int = 2  # words in X and Y together
     score: float = float("nan")  # gain / sqrt(moved_words / 2): see WordOrderSignal.normalise
+    bound: float = float("inf")  # stage 2 (best only): an upper bound of score (ReorderSearch._best_only_logprobs)
     ids: list[int] = field(default_factory=list, repr=False)  # its LM tokens
     detail: tuple = field(default=(), repr=False)  # stage 2: (first changed token, original window end, window log-probs)
 
