@@ -272,6 +272,11 @@ class ReorderSearch:
         """
         after = self.context_after if context_after is None else context_after
         orig_ids = self.lm.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        untokenized = [c for cs in cands for c in cs if not c.ids]
+        if untokenized:  # one tokenizer call for all (one per candidate cost more than the search's bookkeeping)
+            for c, ids in zip(untokenized, self.lm.tokenizer([c.text for c in untokenized],
+                                                             add_special_tokens=False)["input_ids"]):
+                c.ids = ids
         groups, owners, spans = [], [], []
         for k, cs in enumerate(cands):
             if not cs:
@@ -280,7 +285,7 @@ class ReorderSearch:
             g = WindowGroup(o, [], [])
             span = []
             for c in cs:
-                ids = c.ids or self.lm.tokenizer(c.text, add_special_tokens=False)["input_ids"]
+                ids = c.ids
                 p = _common_prefix(o, ids)
                 s = _common_suffix(o, ids, p)
                 tail = min(after, s)
