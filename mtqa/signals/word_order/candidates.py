@@ -25,6 +25,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
 
 # A word: letters/digits with inner apostrophes, hyphens or dots ("Ukraine’s", "Secretary-General",
 # "3.5", "U.S"); everything else that is not a space is a punctuation unit of one character.
@@ -119,21 +122,36 @@ class Candidate:
     detail: tuple = field(default=(), repr=False)  # stage 2: (first changed token, original window end, window log-probs)
 
 
-@dataclass(frozen=True)
-class Move:
-    """Swap of blocks ``run[a:b]`` (X) and ``run[b:c]`` (Y) of one word run: ``X Y -> Y X``."""
+class Move(NamedTuple):
+    """Swap of blocks ``run[a:b]`` (X) and ``run[b:c]`` (Y) of one word run: ``X Y -> Y X``.
+
+    A named tuple, not a frozen dataclass: the search builds ~300 of them per sentence, and a
+    frozen dataclass's ``__init__`` cost a fifth of its stage 1.
+    """
 
     run: tuple[int, ...]
     a: int
     b: int
     c: int
+    after: int = -1  # the unit after the run (-1: end of text)
 
     @property
     def bounds(self) -> tuple[int, int, int]:
         """Units whose incoming transition changes: X0, Y0 and the unit after Y (-1: none)."""
         return self.run[self.a], self.run[self.b], (self.run[self.c] if self.c < len(self.run) else self.after)
 
-    after: int = -1  # the unit after the run (-1: end of text)
+
+@lru_cache(maxsize=512)
+def _swap_template(n: int, max_block: int, max_move: int) -> np.ndarray:
+    """[moves, 3] run positions ``(a, b, c)`` of every block swap in a run of ``n`` words, in order."""
+    out = []
+    for a in range(n - 1):
+        for b in range(a + 1, min(a + max_move, n - 1) + 1):
+            y_max = max_block if b - a > max_block else max_move
+            out += [(a, b, c) for c in range(b + 1, min(b + y_max, n) + 1)]
+    table = np.array(out, dtype=np.int64).reshape(-1, 3)
+    table.setflags(write=False)
+    return table
 
 
 def enumerate_moves(units: list[Unit], max_block: int = 3, max_move: int = 7) -> list[Move]:
@@ -141,15 +159,9 @@ def enumerate_moves(units: list[Unit], max_block: int = 3, max_move: int = 7) ->
     other up to ``max_move`` (a short phrase moved far: a verb group back from the clause end)."""
     moves = []
     for run in word_runs(units):
-        n = len(run)
         after = run[-1] + 1 if run[-1] + 1 < len(units) else -1
         r = tuple(run)
-        for a in range(n - 1):
-            for b in range(a + 1, min(a + max_move, n - 1) + 1):
-                x = b - a
-                y_max = max_block if x > max_block else max_move
-                for c in range(b + 1, min(b + y_max, n) + 1):
-                    moves.append(Move(r, a, b, c, after))
+        moves += [Move(r, a, b, c, after) for a, b, c in _swap_template(len(run), max_block, max_move).tolist()]
     return moves
 
 
@@ -199,24 +211,91 @@ def apply_move(text: str, units: list[Unit], m: Move, recase: dict[int, str]) ->
                      moved_words=m.c - m.a)
 
 
-def allowed_moves(text: str, units: list[Unit], max_block: int = 3, max_move: int = 7) -> list[tuple[Move, dict[int, str]]]:
-    """The moves the search considers, each with the recasing it needs: every block swap of
-    :func:`enumerate_moves` that the guards let through (none for a text of fewer than 3 words).
+@dataclass
+class MoveTable:
+    """The moves the search considers for one sentence, as arrays (:func:`allowed_move_table`).
 
-    The word-order search ranks these moves and :func:`enumerate_swaps` renders them: one
-    filter, so what the tests enumerate is what production searches.
+    Row ``i`` is the move ``runs[run_of[i]]``, run positions ``abc[i]``; ``bounds[i]`` are the
+    units its changed transitions enter (:attr:`Move.bounds`: X0, Y0, the unit after; -1 for
+    the end of the text); ``recase[i]`` is the recasing it needs, for the few moves that take
+    the sentence's first word away (empty for the others). Stage 1 of the search ranks all rows
+    with array arithmetic and builds :class:`Move` objects only for the few it renders.
+    """
+
+    runs: list[tuple[int, ...]]
+    afters: list[int]
+    run_of: np.ndarray
+    abc: np.ndarray
+    bounds: np.ndarray
+    recase: dict[int, dict[int, str]]
+
+    def __len__(self) -> int:
+        return len(self.run_of)
+
+    def move(self, i: int) -> Move:
+        r = int(self.run_of[i])
+        a, b, c = (int(x) for x in self.abc[i])
+        return Move(self.runs[r], a, b, c, self.afters[r])
+
+
+def allowed_move_table(text: str, units: list[Unit], max_block: int = 3, max_move: int = 7) -> MoveTable:
+    """Every block swap of :func:`enumerate_moves` that the guards let through, with the
+    recasing it needs (none for a text of fewer than 3 words): the one filter both the search and
+    :func:`enumerate_swaps` use (through :func:`allowed_moves`), so what the tests enumerate is
+    what production searches. The guards run as array tests; :func:`_start_recase` and
+    :func:`_name_parts` are asked only about the few moves they can concern.
     """
     words = [i for i, u in enumerate(units) if u.is_word]
-    if len(words) < 3:
-        return []
-    question = text.rstrip("\"'”’) ").endswith("?")
-    out = []
-    for m in enumerate_moves(units, max_block, max_move):
-        recase = _start_recase(units, m, words[0], question)
-        if recase is None or _name_parts(units, m, words[0]):
-            continue
-        out.append((m, recase))
-    return out
+    runs: list[tuple[int, ...]] = []
+    afters: list[int] = []
+    run_of, abc, bounds = [], [], []
+    recase: dict[int, dict[int, str]] = {}
+    if len(words) >= 3:
+        question = text.rstrip("\"'”’) ").endswith("?")
+        first = words[0]
+        capital = np.array([u.text[:1].isupper() for u in units] + [False])
+        count = 0
+        for run in word_runs(units):
+            t = _swap_template(len(run), max_block, max_move)
+            if not len(t):
+                continue
+            r = tuple(run)
+            after = run[-1] + 1 if run[-1] + 1 < len(units) else -1
+            pos = np.array(run)
+            keep = np.ones(len(t), dtype=bool)
+            # _name_parts can only hold where every moved word (the first word aside) is capitalised
+            odd = np.concatenate([[0], np.cumsum(~(capital[pos] | (pos == first)))])
+            for i in np.flatnonzero(odd[t[:, 2]] - odd[t[:, 0]] == 0).tolist():
+                keep[i] = not _name_parts(units, Move(r, *t[i].tolist(), after), first)
+            moved_first = {}
+            if run[0] == first:  # moves that take the first word away: recase or drop
+                for i in np.flatnonzero(t[:, 0] == 0).tolist():
+                    rc = _start_recase(units, Move(r, *t[i].tolist(), after), first, question)
+                    if rc is None:
+                        keep[i] = False
+                    elif rc:
+                        moved_first[i] = rc
+            kept = np.flatnonzero(keep)
+            index = {int(i): j for j, i in enumerate(kept.tolist())}
+            recase.update({count + index[i]: rc for i, rc in moved_first.items() if i in index})
+            count += len(kept)
+            t = t[kept]
+            c_unit = np.where(t[:, 2] < len(run), pos[np.minimum(t[:, 2], len(run) - 1)], after)
+            runs.append(r)
+            afters.append(after)
+            run_of.append(np.full(len(t), len(runs) - 1))
+            abc.append(t)
+            bounds.append(np.stack([pos[t[:, 0]], pos[t[:, 1]], c_unit], axis=1))
+    empty = np.zeros((0, 3), dtype=np.int64)
+    return MoveTable(runs, afters, np.concatenate(run_of) if run_of else np.zeros(0, dtype=np.int64),
+                     np.concatenate(abc) if abc else empty, np.concatenate(bounds) if bounds else empty, recase)
+
+
+def allowed_moves(text: str, units: list[Unit], max_block: int = 3, max_move: int = 7) -> list[tuple[Move, dict[int, str]]]:
+    """The moves the search considers, each with the recasing it needs (:func:`allowed_move_table`
+    as objects)."""
+    table = allowed_move_table(text, units, max_block, max_move)
+    return [(table.move(i), table.recase.get(i, {})) for i in range(len(table))]
 
 
 def enumerate_swaps(text: str, max_block: int = 3, max_move: int = 7) -> tuple[list[Unit], list[Candidate]]:

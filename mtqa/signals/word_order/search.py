@@ -69,7 +69,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from mtqa.models.windows import WindowGroup, WindowStates
-from mtqa.signals.word_order.candidates import Candidate, Unit, allowed_moves, apply_move, split_units
+from mtqa.signals.word_order.candidates import Candidate, Unit, allowed_move_table, apply_move, split_units
 
 if TYPE_CHECKING:  # torch and transformers load only when the signal runs
     from mtqa.models.lm import CausalLM, TokenScores
@@ -186,55 +186,57 @@ class ReorderSearch:
             units = split_units(text)
             if sum(u.is_word for u in units) > self.max_words:
                 continue
-            tix = _unit_tokens(text, units, ts.offsets)
-            rows = []  # per move: ta, tb, tc, Y0 key, X0 key
-            for m, recase in allowed_moves(text, units, self.max_block, self.max_move):
-                ua, ub, uc = m.bounds
-                ta, tb, tc = tix[ua], tix[ub], (tix[uc] if uc >= 0 else n)
-                if min(ta, tb, tc) < 0:
-                    continue
-                x0, y0 = units[ua], units[ub]
-                y_key = (recase.get(ub, y0.text), ua > 0 and text[x0.start - 1:x0.start].isspace())
-                x_key = (recase.get(ua, x0.text), True)
-                keys.update((y_key, x_key))
-                rows.append((m, recase, ta, tb, tc, y_key, x_key))
-            if rows:
-                plans.append((k, units, rows))
+            table = allowed_move_table(text, units, self.max_block, self.max_move)
+            tix = np.array(_unit_tokens(text, units, ts.offsets) + [n])  # index -1 (the end of the text) -> n
+            ta, tb, tc = (tix[table.bounds[:, j]] for j in range(3))
+            keep = np.flatnonzero((ta >= 0) & (tb >= 0) & (tc >= 0))
+            if not len(keep):
+                continue
+            ua, ub = table.bounds[keep, 0], table.bounds[keep, 1]
+            # Y0 enters where X0 stood: after a space when X0 had one; X0 now follows Y (a space)
+            spaced = np.array([i > 0 and text[u.start - 1:u.start].isspace() for i, u in enumerate(units)])[ua]
+            y_keys = [(units[b].text, bool(sp)) for b, sp in zip(ub.tolist(), spaced.tolist())]
+            x_keys = [(units[a].text, True) for a in ua.tolist()]
+            for j, i in enumerate(keep.tolist()):
+                rc = table.recase.get(i)
+                if rc:
+                    y_keys[j] = (rc.get(int(ub[j]), y_keys[j][0]), y_keys[j][1])
+                    x_keys[j] = (rc.get(int(ua[j]), x_keys[j][0]), True)
+            keys.update(y_keys)
+            keys.update(x_keys)
+            plans.append((k, units, table, keep, ta[keep], tb[keep], tc[keep], y_keys, x_keys))
         if not plans:
             return out
         first = self._first_tokens(keys)
         # hidden states of the original: from the base pass when the model keeps them (``TokenScores.hidden``,
         # row t predicting token t), else one pass of the model's body here
-        hidden: list = [getattr(bases[k], "hidden", None) for k, _, _ in plans]
+        hidden: list = [getattr(bases[k], "hidden", None) for k, *_ in plans]
         todo = [i for i, h in enumerate(hidden) if h is None or len(h) < len(orig_ids[plans[i][0]])]
         t_body = time.perf_counter()
         for i, h in zip(todo, self.lm.hidden_states([orig_ids[plans[i][0]][:-1] for i in todo])):
             hidden[i] = h
         self.timings["stage1_body_s"] += time.perf_counter() - t_body
         with torch.inference_mode():
-            for (k, units, rows), h in zip(plans, hidden):
+            for (k, units, table, keep, ta, tb, tc, y_keys, x_keys), h in zip(plans, hidden):
                 h = torch.as_tensor(h).float()
                 o = np.asarray(orig_ids[k])
                 lp_o = bases[k].logprobs.astype(np.float64)
                 n = len(o)
-                ta = np.array([r[2] for r in rows])
-                tb = np.array([r[3] for r in rows])
-                tc = np.array([r[4] for r in rows])
                 inside = tc < n
                 tc_row = np.where(inside, tc, 0)
-                y_tok = np.array([first[r[5]] for r in rows])
-                x_tok = np.array([first[r[6]] for r in rows])
+                y_tok = np.array([first[key] for key in y_keys])
+                x_tok = np.array([first[key] for key in x_keys])
                 s_tok = o[tc_row]
                 # log-normaliser of each row from the base pass: logit(written) - logprob(written)
                 lse = self.lm.token_logits(h[:n], torch.from_numpy(o[:, None])).reshape(n) - lp_o
                 vocab = np.unique(np.concatenate([y_tok, x_tok, s_tok]))
                 col = {int(t): i for i, t in enumerate(vocab)}
-                table = self.lm.token_logits(h[:n], torch.from_numpy(vocab)) - lse[:, None]  # [n, |vocab|]
+                logp = self.lm.token_logits(h[:n], torch.from_numpy(vocab)) - lse[:, None]  # [n, |vocab|]
                 cy = np.array([col[int(t)] for t in y_tok])
                 cx = np.array([col[int(t)] for t in x_tok])
                 cs = np.array([col[int(t)] for t in s_tok])
-                prior = table[ta, cy] - lp_o[ta]
-                prior += np.where(inside, table[tc_row, cx] - lp_o[tb] + table[tb, cs] - lp_o[tc_row], 0.0)
+                prior = logp[ta, cy] - lp_o[ta]
+                prior += np.where(inside, logp[tc_row, cx] - lp_o[tb] + logp[tb, cs] - lp_o[tc_row], 0.0)
                 # the exact pass costs one output-layer row per window token: a candidate must
                 # earn its window (tokens changed + context after) at ``window_price`` nats each
                 window = tc - ta + np.where(inside, np.minimum(self.context_after, n - tc), 0)
@@ -246,8 +248,8 @@ class ReorderSearch:
                 for i in np.argsort(-prior, kind="stable"):
                     if prior[i] < self.min_prior or ranked >= limit:
                         break
-                    m, recase = rows[i][0], rows[i][1]
-                    c = apply_move(texts[k], units, m, recase)
+                    row = int(keep[i])
+                    c = apply_move(texts[k], units, table.move(row), table.recase.get(row, {}))
                     if c.text in seen:
                         continue
                     seen.add(c.text)
