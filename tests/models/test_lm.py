@@ -263,10 +263,14 @@ def test_score_windows_match_plain_passes(tiny_lm, monkeypatch, packed):
         WindowGroup(a, [3, 5, 3], [a[4:6] + a[3:4], a[6:8], tok(" rose")]),
         WindowGroup(b, [0, 2], [b[1:3], b[3:4] + b[2:3] + b[4:5]]),
         WindowGroup(a, [], []),
+        WindowGroup(b, [1], [b[2:3]]),
+        WindowGroup(a, [0], [a[1:2] + a[0:1]]),
     ]
-    known = [[None, -1.5, None], [None, None], []]
+    known = [[None, -1.5, None], [None, None], [], [None], [-2.0]]
+    lengths = [g.packed_length() for g in groups if g.windows]
+    assert any(len(row) > 1 for row in windows.pack_rows(lengths, max(lengths)))  # groups do share rows
     got = tiny_lm.variant(batch_tokens=64, batch_size=2).score_windows(groups, known)
-    assert [len(g) for g in got] == [3, 2, 0]
+    assert [len(g) for g in got] == [3, 2, 0, 1, 1]
     for g, lps, kn in zip(groups, got, known):
         for start, window, lp, k in zip(g.starts, g.windows, lps, kn):
             ref = _window_reference(tiny_lm, g.prefix, start, window)
