@@ -30,7 +30,7 @@ Stage 2: exact scoring of the few best candidates
     each window's start), several sentences share a row, and all go through the model's body
     in a few batched forward passes (:meth:`CausalLM.window_states`). The output layer runs
     only on window tokens (no entropy), and exactly only where it can matter
-    (:meth:`ReorderSearch._best_only_logprobs`): a shortlist of 18,764 common English tokens
+    (:meth:`ReorderSearch._best_only_logprobs`): a shortlist of 18,766 common English tokens
     bounds every window's log-probs from above, and only candidates whose bound could still be
     their sentence's best positive score get the whole 262k-word layer (40% of the windows on
     fluent and perturbed tuning rows). Where bf16 is native this pass runs in bfloat16
@@ -125,7 +125,7 @@ def english_shortlist(lm: "CausalLM"):
 
     The first LM token of each of the :data:`SHORTLIST_WORDS` most frequent English words
     (``wordfreq``), lower-case and capitalised, at a sentence's start and after a space, plus
-    ASCII punctuation and digits: 18,764 of Gemma's 262,144 tokens. Only the *cost* of the
+    ASCII punctuation and digits: 18,766 of Gemma's 262,144 tokens. Only the *cost* of the
     search depends on it (:meth:`ReorderSearch._best_only_logprobs` bounds with it, and scores
     exactly whatever the bound cannot rule out), never its result. 5,000 words was the cheapest
     of 2,000 / 5,000 / 20,000 on the tuning rows (shortlist cost plus exact windows: 0.49 /
