@@ -6,7 +6,7 @@ misplaced adverbs. This signal asks the language model whether a *small* reorder
 the sentence markedly more probable than it is as written.
 
 The search lives in two modules: :mod:`~mtqa.signals.word_order.candidates` enumerates the
-reorderings a sentence allows (pure Python, no model), and
+reorderings a sentence allows (no model), and
 :mod:`~mtqa.signals.word_order.search` ranks them with the model's hidden states (stage 1)
 and scores the few best exactly (stage 2), through :class:`~mtqa.models.lm.CausalLM`'s public
 methods. This module is the signal around them.

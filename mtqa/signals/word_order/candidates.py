@@ -16,8 +16,8 @@ moved to the front of a statement ("Was the company founded ..."); blocks made o
 capitalised words are not reordered among themselves when one of them is a rare word (the
 order of a name's parts, "Jason Stoltenberg", is not the model's to judge; "Court Supreme" is).
 
-Pure Python (``wordfreq`` for the rare-word test): :mod:`mtqa.perturb` builds its synthetic
-word-order errors from the same units.
+No model (``wordfreq`` for the rare-word test, numpy for the move table): :mod:`mtqa.perturb`
+builds its synthetic word-order errors from the same units.
 """
 
 from __future__ import annotations
