@@ -415,6 +415,16 @@ class CausalLM:
             x = torch.tanh(x / self.softcap) * self.softcap
         return x.numpy().astype(np.float64)
 
+    def _target_logits(self, h: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor,
+                       bias: torch.Tensor | None) -> torch.Tensor:
+        """Softcapped float32 logit of ``targets[i]`` at float32 state ``h[i]``: one exact dot product each."""
+        tz = (h * weight[targets].float()).sum(-1)
+        if bias is not None:
+            tz = tz + bias[targets].float()
+        if self.softcap:
+            tz = torch.tanh(tz / self.softcap) * self.softcap
+        return tz
+
     @torch.inference_mode()
     def head_logprobs(self, hidden: torch.Tensor, targets: torch.Tensor, *, chunk: int = 512) -> torch.Tensor:
         """float32 log p(targets[i]) from last hidden states ``hidden[i]``, for re-scoring signals.
@@ -437,11 +447,7 @@ class CausalLM:
         if low and self._head_bf16 is None:
             self._head_bf16 = weight if weight.dtype == torch.bfloat16 else weight.to(torch.bfloat16)
         h = hidden.float()
-        tz = (h * weight[targets].float()).sum(-1)
-        if bias is not None:
-            tz = tz + bias[targets].float()
-        if self.softcap:
-            tz = torch.tanh(tz / self.softcap) * self.softcap
+        tz = self._target_logits(h, targets, weight, bias)
         lse = torch.empty_like(tz)
         hb = hidden.to(torch.bfloat16) if low else h
         mat = self._head_bf16 if low else weight.float()
@@ -469,13 +475,10 @@ class CausalLM:
         if self._shortlist_rows is None or self._shortlist_rows[0] is not shortlist:
             self._shortlist_rows = (shortlist, weight[shortlist.to(weight.device)].float())
         h = hidden.float()
-        tz = (h * weight[targets].float()).sum(-1)
+        tz = self._target_logits(h, targets, weight, bias)
         z = h @ self._shortlist_rows[1].T
         if bias is not None:
-            tz = tz + bias[targets].float()
             z += bias[shortlist].float()
-        if self.softcap:
-            tz = torch.tanh(tz / self.softcap) * self.softcap
         softcap_(z, self.softcap)
         lse = torch.logsumexp(z, dim=-1)
         listed = torch.isin(targets, shortlist.to(targets.device))
