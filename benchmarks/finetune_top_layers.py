@@ -81,7 +81,12 @@ def extract(features: str, states: str, per_mlqe_pair: int, threads: int | None)
     folder = Path(states)
     folder.mkdir(parents=True, exist_ok=True)
     rows = select_rows(features, per_mlqe_pair)
-    (folder / "rows.json").write_text(json.dumps([r["key"] for r in rows]))
+    listed = folder / "rows.json"
+    if listed.is_file():  # a resumed run keeps its rows, even if the cache has grown since
+        order = {k: i for i, k in enumerate(json.loads(listed.read_text()))}
+        rows = sorted((r for r in rows if r["key"] in order), key=lambda r: order[r["key"]])
+    else:
+        listed.write_text(json.dumps([r["key"] for r in rows]))
     lm = CausalLM(resolve("gemma-3-270m").path, device="cpu", dtype="float32", threads=threads)
     layer = lm.model.config.num_hidden_layers - MAX_LAYERS
     decoder, _ = lm._decoder_and_head()
