@@ -81,17 +81,41 @@ def group_targets(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
     return y
 
 
-def fit_ridge(X: np.ndarray, y: np.ndarray, ridge: float) -> dict:
-    """Standardise X (NaN -> column mean), fit y = intercept + coef . z with an L2 penalty."""
-    mean = np.nanmean(X, axis=0)
+def set_weights(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Row weights that give every ``group`` (training set / language pair) the same total
+    weight, with mean 1 (so a ridge penalty means what it means unweighted). The heads are
+    chosen by the mean *per-set* Spearman; weighted so, the loss counts the sets as that
+    metric does, and a set's weight no longer grows with how many of its rows the cache holds."""
+    groups = [r["group"] for r in rows]
+    counts: dict[str, int] = {}
+    for g in groups:
+        counts[g] = counts.get(g, 0) + 1
+    return np.array([len(groups) / (len(counts) * counts[g]) for g in groups], dtype=np.float64)
+
+
+def fit_ridge(X: np.ndarray, y: np.ndarray, ridge: float, weights: np.ndarray | None = None) -> dict:
+    """Standardise X (NaN -> column mean), fit y = intercept + coef . z with an L2 penalty
+    (weighted least squares, means and spreads weighted too, when ``weights`` are given)."""
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if weights is None:
+        mean = np.nanmean(X, axis=0)
+    else:
+        ok = np.isfinite(X)
+        wsum = (w[:, None] * ok).sum(axis=0)
+        mean = np.where(wsum > 0, (w[:, None] * np.where(ok, X, 0.0)).sum(axis=0) / np.maximum(wsum, 1e-300), np.nan)
     mean = np.where(np.isfinite(mean), mean, 0.0)
     Xf = np.where(np.isfinite(X), X, mean)
-    std = Xf.std(axis=0)
+    std = Xf.std(axis=0) if weights is None else np.sqrt((w[:, None] * (Xf - mean) ** 2).sum(axis=0) / w.sum())
     std = np.where(std > 1e-9, std, 1.0)
     Z = (Xf - mean) / std
-    ym = float(y.mean())
-    A = Z.T @ Z + ridge * np.eye(Z.shape[1])
-    coef = np.linalg.solve(A, Z.T @ (y - ym))
+    if weights is None:  # the unweighted arithmetic as it always was (byte-identical parameter files)
+        ym = float(y.mean())
+        A = Z.T @ Z + ridge * np.eye(Z.shape[1])
+        coef = np.linalg.solve(A, Z.T @ (y - ym))
+    else:
+        ym = float((w * y).sum() / w.sum())  # Z's weighted means are 0 (NaN imputed with the weighted mean)
+        A = (Z * w[:, None]).T @ Z + ridge * np.eye(Z.shape[1])
+        coef = np.linalg.solve(A, (Z * w[:, None]).T @ (y - ym))
     return {"mean": mean.tolist(), "std": std.tolist(), "coef": coef.tolist(), "intercept": ym}
 
 
@@ -122,12 +146,12 @@ def _round(obj, nd=6):
 
 def fit_model(rows: Sequence[Mapping[str, Any]], *, ridge: float = 1.0, flag_logit: float = 1.0,
               model: str = "gemma-3-270m", extra_features: Sequence[str] = (), source_ridge: float | None = None,
-              min_source_rows: int = 5, source_extra: Sequence[str] = ()) -> dict:
+              min_source_rows: int = 5, source_extra: Sequence[str] = (), balance: bool = False) -> dict:
     """Fit both heads on training ``rows`` (dicts with signal columns, ``gold``, ``group``,
     ``no_major`` (MQM) and ``flags``): the target head on all of them, the source head (penalty
     ``source_ridge``, default ``ridge``; ``source_extra`` features besides) on those with a
-    source PMI, when there are at least ``min_source_rows``. Returns the JSON-able parameter
-    document."""
+    source PMI, when there are at least ``min_source_rows``. ``balance``: every group the same
+    total weight (:func:`set_weights`). Returns the JSON-able parameter document."""
     rows = list(rows)
     y = group_targets(rows)
     heads = {}
@@ -143,7 +167,7 @@ def fit_model(rows: Sequence[Mapping[str, Any]], *, ridge: float = 1.0, flag_log
         names = list(names)
         while True:
             X = feature_matrix(sub, names)
-            params = fit_ridge(X, y[idx], lam)
+            params = fit_ridge(X, y[idx], lam, set_weights(sub) if balance else None)
             # a flag must never raise quality: a flag feature the data would give a positive
             # weight (a corpus quirk) is dropped and the head refitted without it
             wrong = [n for n, c in zip(names, params["coef"]) if n in FLAG_FEATURES and c > 0]
@@ -163,4 +187,6 @@ def fit_model(rows: Sequence[Mapping[str, Any]], *, ridge: float = 1.0, flag_log
             heads[head]["ridge"] = lam
     doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": model, "flag_logit": flag_logit,
            "ridge": ridge, "target": "gold rank-normalised per group", "heads": heads}
+    if balance:
+        doc["weights"] = "every training set the same total weight"
     return _round(doc)

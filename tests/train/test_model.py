@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mtqa.train.model import (QualityModel, SOURCE_FEATURES, TARGET_FEATURES, fit_logistic, fit_model,
-                              rank_normal)
+                              fit_ridge, rank_normal, set_weights)
 from mtqa.train.run import predictions, write_params
 
 
@@ -39,6 +39,31 @@ def test_rank_normal_is_monotone_and_centered():
     z = rank_normal([3.0, 1.0, 2.0, 2.0, 10.0])
     assert z[1] < z[2] == z[3] < z[0] < z[4]
     assert abs(z.mean()) < 0.01
+
+
+def test_set_weights_give_every_group_the_same_total():
+    rows = [{"group": g} for g in ["a"] * 30 + ["b"] * 10 + ["c"] * 5]
+    w = set_weights(rows)
+    totals = {g: w[[i for i, r in enumerate(rows) if r["group"] == g]].sum() for g in "abc"}
+    assert totals["a"] == pytest.approx(totals["b"]) == pytest.approx(totals["c"])
+    assert w.mean() == pytest.approx(1.0)
+
+
+def test_weighted_ridge_equals_the_ridge_on_repeated_rows():
+    """Integer weights are repeated rows: standardisation, intercept and coefficients alike
+    (NaNs imputed with the weighted mean); weights of 1 are the unweighted fit."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 3)) * [1.0, 5.0, 0.1] + [0.0, 2.0, -1.0]
+    X[[2, 7], 1] = np.nan
+    y = X[:, 0] - np.nan_to_num(X[:, 1]) * 0.2 + rng.normal(size=40)
+    w = rng.integers(1, 4, size=40)
+    rep = np.repeat(np.arange(40), w)
+    weighted, repeated = fit_ridge(X, y, 3.0, w.astype(float)), fit_ridge(X[rep], y[rep], 3.0)
+    for key in ("mean", "std", "coef"):
+        assert np.allclose(weighted[key], repeated[key], rtol=1e-9, atol=1e-12), key
+    assert weighted["intercept"] == pytest.approx(repeated["intercept"], rel=1e-9)
+    ones, plain = fit_ridge(X, y, 3.0, np.ones(40)), fit_ridge(X, y, 3.0)
+    assert np.allclose(ones["coef"], plain["coef"], rtol=1e-9) and ones["intercept"] == pytest.approx(plain["intercept"])
 
 
 def test_fit_logistic_recovers_direction():
