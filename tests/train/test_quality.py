@@ -149,6 +149,25 @@ def test_a_language_whose_data_disagrees_with_the_pool_gets_its_own_head():
     assert model.head_for({"src_pmi": float("nan"), "src_lang": "cc"}) == "target"
 
 
+def test_a_language_found_only_inside_other_sets_gets_no_head():
+    """Detector errors are not data: a language that is no training set's main language gets
+    no head however many rows it has (as Nepali sources called Hindi would, at 7,000 rows)."""
+    from mtqa.train.model import fit_ridge, group_targets
+    from mtqa.train.quality import MIN_LANGUAGE_ROWS, language_heads, main_languages
+
+    rows = _language_rows(n=2400)  # 800 rows per language, each its own set
+    cc = [r for r in rows if r["src_lang"] == "cc"][:MIN_LANGUAGE_ROWS + 100]
+    rows = [r for r in rows if r["src_lang"] != "cc"] + [{**r, "group": "mlqe-bb-train"} for r in cc]
+    assert main_languages(rows) == {"aa", "bb"}
+    names = ["slor", "xling_cosine"]
+    pooled = {"features": names, **fit_ridge(feature_matrix(rows, names), group_targets(rows), 10.0),
+              "calibration": {"a": 1.0, "b": 0.0}}
+    logged = []
+    heads = language_heads(rows, pooled, 10.0, log=logged.append)
+    assert "source:cc" not in heads
+    assert any("source:cc" in m and "no head" in m for m in logged)
+
+
 def test_a_cache_with_source_columns_fits_the_source_head_itself(tmp_path):
     """With a source pass in the cache (source-*.jsonl), the with-source head is fitted from
     it, learns the cross-lingual cosine, and an old head given to carry over is not used."""
