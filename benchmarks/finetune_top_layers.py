@@ -1,7 +1,7 @@
 """Does fine-tuning the LM's top layers as a COMET-style estimator beat the frozen-state heads?
 
     python benchmarks/finetune_top_layers.py extract FEATURES STATES [--per-mlqe-pair 500]
-    python benchmarks/finetune_top_layers.py train FEATURES STATES [--layers 2] [--epochs 2]
+    python benchmarks/finetune_top_layers.py train FEATURES STATES [--layers 2] [--epochs 2] [--lora RANK]
 
 The issue's last untried idea for the with-source quality head (#13): cache the states of the
 lower layers once, then train the top ``--layers`` decoder layers of Gemma 3 270M (their
