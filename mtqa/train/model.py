@@ -96,8 +96,8 @@ def set_weights(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
 def fit_ridge(X: np.ndarray, y: np.ndarray, ridge: float, weights: np.ndarray | None = None) -> dict:
     """Standardise X (NaN -> column mean), fit y = intercept + coef . z with an L2 penalty
     (weighted least squares, means and spreads weighted too, when ``weights`` are given)."""
-    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if weights is None:
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    if w is None:
         mean = np.nanmean(X, axis=0)
     else:
         ok = np.isfinite(X)
@@ -105,10 +105,10 @@ def fit_ridge(X: np.ndarray, y: np.ndarray, ridge: float, weights: np.ndarray | 
         mean = np.where(wsum > 0, (w[:, None] * np.where(ok, X, 0.0)).sum(axis=0) / np.maximum(wsum, 1e-300), np.nan)
     mean = np.where(np.isfinite(mean), mean, 0.0)
     Xf = np.where(np.isfinite(X), X, mean)
-    std = Xf.std(axis=0) if weights is None else np.sqrt((w[:, None] * (Xf - mean) ** 2).sum(axis=0) / w.sum())
+    std = Xf.std(axis=0) if w is None else np.sqrt((w[:, None] * (Xf - mean) ** 2).sum(axis=0) / w.sum())
     std = np.where(std > 1e-9, std, 1.0)
     Z = (Xf - mean) / std
-    if weights is None:  # the unweighted arithmetic as it always was (byte-identical parameter files)
+    if w is None:  # the unweighted arithmetic as it always was (byte-identical parameter files)
         ym = float(y.mean())
         A = Z.T @ Z + ridge * np.eye(Z.shape[1])
         coef = np.linalg.solve(A, Z.T @ (y - ym))

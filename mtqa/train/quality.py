@@ -72,7 +72,7 @@ def out_of_fold(rows: list[dict], X: np.ndarray, penalties: Sequence[float], fol
     from scipy.stats import spearmanr
 
     y = group_targets(rows)
-    w = set_weights(rows) if BALANCE_SETS else None
+    w = _set_weights(rows)
     by: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
         by.setdefault(r["group"], []).append(i)
@@ -82,7 +82,7 @@ def out_of_fold(rows: list[dict], X: np.ndarray, penalties: Sequence[float], fol
         pred = np.zeros(len(rows))
         for f in range(folds):
             tr, te = fold != f, fold == f
-            pred[te] = predict_linear(fit_ridge(X[tr], y[tr], lam, None if w is None else w[tr]), X[te])
+            pred[te] = predict_linear(fit_ridge(X[tr], y[tr], lam, _take(w, tr)), X[te])
         rho = float(np.mean([spearmanr(pred[idx], y[idx]).statistic for idx in by.values() if len(idx) > 10]))
         log(f"  {label} {lam:g}: out-of-fold mean Spearman over training sets {rho:.4f}")
         if best is None or rho > best[0]:
@@ -103,6 +103,16 @@ def choose_ridge(rows: list[dict], names: Sequence[str], folds: int = 5,
 #: 0.4626 / 0.4617) and moved no dev figure by more than 0.004 (README, *Training it*)
 BALANCE_SETS = False
 
+
+def _set_weights(rows: list[dict]) -> np.ndarray | None:
+    """The fits' row weights: equal per training set with :data:`BALANCE_SETS`, else None (unweighted)."""
+    return set_weights(rows) if BALANCE_SETS else None
+
+
+def _take(w: np.ndarray | None, idx) -> np.ndarray | None:
+    return None if w is None else w[idx]
+
+
 #: a source language gets its own with-source head when it is a training set's main language
 #: (:func:`main_languages`) and has this many training rows (the cache
 #: holds 2,935 per MLQE-PE training pair and 4,147 zh-en MQM rows). Not fewer: a language with a
@@ -119,7 +129,7 @@ def fit_shrunk(Z: np.ndarray, y: np.ndarray, prior: np.ndarray, lam: float,
                weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Coefficients minimising sum w (y - b0 - Z b)^2 + lam |b - prior|^2 (free intercept b0;
     ``weights`` w default to 1)."""
-    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)  # ones: the unweighted fit exactly
     zm, ym = (w[:, None] * Z).sum(axis=0) / w.sum(), float((w * y).sum() / w.sum())
     Zc = Z - zm
     coef = np.linalg.solve((Zc * w[:, None]).T @ Zc + lam * np.eye(Z.shape[1]), (Zc * w[:, None]).T @ (y - ym) + lam * prior)
@@ -151,7 +161,7 @@ def language_heads(rows: list[dict], pooled: dict, ridge: float, folds: int = 5,
     names = pooled["features"]
     X = feature_matrix(rows, names)
     y = group_targets(rows)
-    w = set_weights(rows) if BALANCE_SETS else np.ones(len(rows))
+    w = _set_weights(rows)
     langs = np.array([r.get("src_lang") or "" for r in rows])
     fold = np.array([_doc_fold(r, folds) for r in rows])
     out: dict[str, dict] = {}
@@ -168,12 +178,12 @@ def language_heads(rows: list[dict], pooled: dict, ridge: float, folds: int = 5,
             tr_all, te = fold != f, fold[idx] == f
             if not te.any():
                 continue
-            head = fit_ridge(X[tr_all], y[tr_all], ridge, w[tr_all] if BALANCE_SETS else None)
+            head = fit_ridge(X[tr_all], y[tr_all], ridge, _take(w, tr_all))
             Z = standardise(head, X[idx])
             tr = ~te
             preds[None][te] = head["intercept"] + Z[te] @ np.asarray(head["coef"])
             for lam in SHRINKS:
-                coef, b0 = fit_shrunk(Z[tr], y[idx][tr], np.asarray(head["coef"]), lam, w[idx][tr])
+                coef, b0 = fit_shrunk(Z[tr], y[idx][tr], np.asarray(head["coef"]), lam, _take(w, idx[tr]))
                 preds[lam][te] = b0 + Z[te] @ coef
         score = {lam: float(spearmanr(p, y[idx]).statistic) for lam, p in preds.items()}
         best = max(score, key=lambda k: score[k])
@@ -181,7 +191,7 @@ def language_heads(rows: list[dict], pooled: dict, ridge: float, folds: int = 5,
             + ", ".join(f"shrink {lam:g} {score[lam]:.4f}" for lam in SHRINKS))
         if best is None:
             continue
-        coef, b0 = fit_shrunk(standardise(pooled, X[idx]), y[idx], np.asarray(pooled["coef"]), best, w[idx])
+        coef, b0 = fit_shrunk(standardise(pooled, X[idx]), y[idx], np.asarray(pooled["coef"]), best, _take(w, idx))
         # a flag never raises quality: where a language's few flagged rows would make a flag's
         # weight zero or positive, the pooled head's weight (from all the data, never positive) is kept
         coef = np.array([min(p, 0.0) if n in FLAG_FEATURES and c >= 0 else c
@@ -205,7 +215,7 @@ def fit_state(rows: list[dict], X: np.ndarray, folds: int = 5,
     the *out-of-fold* predictions for ``rows``: the linear heads are fitted on those, so they
     weigh the state score as it does on unseen sentences."""
     lam, oof = out_of_fold(rows, X, STATE_RIDGES, folds, label="state ridge", log=log)
-    return {**fit_ridge(X, group_targets(rows), lam, set_weights(rows) if BALANCE_SETS else None), "ridge": lam}, oof
+    return {**fit_ridge(X, group_targets(rows), lam, _set_weights(rows)), "ridge": lam}, oof
 
 
 def state_heads(meta: Sequence[dict], arrays: dict, rows: list[dict],
