@@ -102,7 +102,7 @@ def flops_per_token(model, ctx: float) -> float:
 
 
 def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_check: bool, device: str = "cpu",
-          share: float = 0.0) -> dict:
+          share: float = 0.0, batch_tokens: int = 4096, batch_size: int = 64) -> dict:
     from mtqa.config import JobConfig
     from mtqa.models import resolve
     from mtqa.models.lm import CausalLM
@@ -110,10 +110,11 @@ def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_chec
 
     sentences = perturbed(corpus(n), share)
     resolved = resolve(model_name)
-    batch_tokens, batch_size = 4096, 64
     lm = CausalLM(resolved.path, device=device, dtype=dtype, threads=threads, batch_tokens=batch_tokens,
                   batch_size=batch_size)
-    lm.score(sentences[:16])  # warm-up
+    # warm-up; on a GPU over every batch shape, since the first call of each shape pays for kernel
+    # selection (a 16-sentence warm-up understated the bare pass 5x on an H200)
+    lm.score(sentences if device.startswith("cuda") else sentences[:16])
     lm.clear_cache()
     sync(device)
     t = time.perf_counter()
@@ -216,6 +217,8 @@ def main() -> None:
                     help="where the model and the GEMM peak run (cuda: see benchmarks/gpu.sh)")
     ap.add_argument("--perturbed", type=float, nargs="+", default=[0.0, 0.1],
                     help="shares of sentences broken by mtqa.perturb, one run each (default: 0 and 0.1)")
+    ap.add_argument("--batch-tokens", type=int, default=4096, help="bare and pipeline (mtqa's default 4096)")
+    ap.add_argument("--batch-size", type=int, default=64, help="bare and pipeline (mtqa's default 64)")
     ap.add_argument("--entropy-cost", action="store_true", help="also time the forward pass without entropies")
     ap.add_argument("--memory", action="store_true", help="peak RSS for 1k and 100k sentences (fresh processes)")
     ap.add_argument("--memory-model", default="smollm2-135m")
@@ -249,9 +252,11 @@ def main() -> None:
         print(f"torch GEMM peak: fp32 {peaks['fp32']:.0f} GFLOP/s; bf16 is emulated on this CPU (not measured)")
     best = max(peaks, key=peaks.get)
     for dtype, share in ((d, p) for d in args.dtype for p in args.perturbed):
-        r = bench(args.model, dtype, args.sentences, args.threads, args.entropy_cost, args.device, share)
+        r = bench(args.model, dtype, args.sentences, args.threads, args.entropy_cost, args.device, share,
+                  args.batch_tokens, args.batch_size)
         text = f"{share:.0%} of sentences perturbed" if share else "clean text"
-        print(f"[{r['model']} {dtype}{' ' + args.device if args.device != 'cpu' else ''}, {text}] {r['sentences']} sentences, "
+        print(f"[{r['model']} {dtype}{' ' + args.device if args.device != 'cpu' else ''}, {text}, batches of "
+              f"{args.batch_size} sentences / {args.batch_tokens} tokens] {r['sentences']} sentences, "
               f"{r['tokens']} tokens, {r['gflop_per_token']:.3f} GFLOP/token")
         line = f"  bare forward:  {r['bare_tok_s']:8.1f} tokens/s"
         if "no_entropy_tok_s" in r:
