@@ -425,3 +425,24 @@ def test_fluent_news_article_has_no_flags():
     article, out = run(text)
     assert [f for f in out.flags if f] == []
     assert out.columns["artefact_count"] == [0] * len(article.sentences)
+
+
+def test_script_lookup_matches_the_unicode_names_over_the_bmp():
+    """_script's fast path (nothing below U+0370) and cache give what matching every
+    character's Unicode name against the script prefixes gives."""
+    import unicodedata
+
+    from mtqa.signals.artefacts import noise
+
+    def by_name(ch):
+        if not (ch.isalpha() or unicodedata.category(ch) == "Mn"):
+            return None
+        name = unicodedata.name(ch, "")
+        for script in noise._SCRIPTS:
+            if name.startswith(script):
+                return {"HIRAGANA": "JAPANESE", "KATAKANA": "JAPANESE"}.get(script, script)
+        return "CJK" if "IDEOGRAPH" in name else None
+
+    chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    assert [noise._script(ch) for ch in chars] == [by_name(ch) for ch in chars]
+    assert {noise._script(ch) for ch in "Здравствуйте北约ひらがなカタカナ"} == {"CYRILLIC", "CJK", "JAPANESE"}
