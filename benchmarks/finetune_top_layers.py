@@ -330,7 +330,7 @@ def train(features: str, states: str, n_layers: int, epochs: int, lr: float, bat
     frozen = ridge_on_frozen(Estimator(lm.model, n_layers), fit, val, report)
     tuned = run(layers=True)
     # the shipped with-source quality on the same rows, as benchmarks/quality_cache.py computes it
-    from quality_cache import COLUMNS, SOURCE_COLUMNS, vectors_of
+    from quality_cache import COLUMNS, SOURCE_COLUMNS, lookups_of, vectors_of
 
     from mtqa.combine import LearnedCombiner, resource_path
 
@@ -338,8 +338,7 @@ def train(features: str, states: str, n_layers: int, epochs: int, lr: float, bat
     rep = [rows[i] for i in report]
     cols = {c: [r.get(c) if r.get(c) is not None else math.nan for r in rep] for c in COLUMNS + list(SOURCE_COLUMNS)}
     cols["src_lang"] = [r.get("src_lang") for r in rep]
-    lm_pooled = dict(zip((r["key"] for r in meta), arrays["pooled"]))
-    q = comb.combine(cols, [list(r["flags"]) for r in rep], vectors_of(rep, lm_pooled, arrays["src_pooled"])).quality
+    q = comb.combine(cols, [list(r["flags"]) for r in rep], vectors_of(rep, lookups_of(meta, arrays))).quality
     shipped = np.full(len(rows), np.nan)
     shipped[report] = np.array(q, float)
     print(f"{'set':14s} {'n':>5s}  {'frozen + ridge':>22s}  {'fine-tuned':>22s}  {'shipped with-source':>22s}  {'mean of both':>22s}")

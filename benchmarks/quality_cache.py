@@ -40,16 +40,21 @@ TOTAL = {"wmt22dev": 1019, **{f"mlqe-{lp}-dev": 1000 for lp in ("ro", "et", "ne"
 SOURCE_COLUMNS = ("src_pmi", "src_logprob", "src_len_ratio", "xling_cosine")
 
 
-def vectors_of(rows: list[dict], lm_pooled: dict, src_pooled: dict, source: bool = True) -> dict[str, list]:
+def lookups_of(meta: list[dict], arrays: dict) -> dict[str, dict]:
+    """key -> vector, per vector the combiner can read, from a loaded cache."""
+    return {"lm_pooled": dict(zip((r["key"] for r in meta), arrays["pooled"])),
+            "src_pooled": arrays.get("src_pooled") or {}, "xling_pair": arrays.get("xling_pair") or {}}
+
+
+def vectors_of(rows: list[dict], lookups: dict[str, dict], source: bool = True) -> dict[str, list]:
     """The vectors the combiner reads, as the scorer hands them over: the base pass's pooled
-    states, and (``source``) the source pass's pooled conditioned states."""
-    out = {"lm_pooled": [lm_pooled.get(r["key"]) for r in rows]}
-    if source:
-        out["src_pooled"] = [src_pooled.get(r["key"]) for r in rows]
-    return out
+    states, and (``source``) the source pass's pooled conditioned states and the xling
+    signal's pair vector."""
+    names = ("lm_pooled", "src_pooled", "xling_pair") if source else ("lm_pooled",)
+    return {n: [lookups[n].get(r["key"]) for r in rows] for n in names}
 
 
-def with_source(comb: LearnedCombiner, rows: list[dict], lm_pooled: dict, src_pooled: dict) -> None:
+def with_source(comb: LearnedCombiner, rows: list[dict], lookups: dict[str, dict]) -> None:
     """Target-only vs with-source quality, and the source inputs alone, on the rows with source columns."""
     rows = [r for r in rows if r.get("src_pmi") is not None and math.isfinite(r["src_pmi"])]
     if len(rows) < 30 or "source" not in comb.model.heads:
@@ -60,8 +65,8 @@ def with_source(comb: LearnedCombiner, rows: list[dict], lm_pooled: dict, src_po
     gold = np.array([r["gold"] for r in rows])
     docs = np.array([r["doc"] for r in rows])
     target = {**cols, **{c: [math.nan] * len(rows) for c in SOURCE_COLUMNS}}
-    for label, x in (("target-only", comb.combine(target, flags, vectors_of(rows, lm_pooled, src_pooled, False)).quality),
-                     ("with source", comb.combine(cols, flags, vectors_of(rows, lm_pooled, src_pooled)).quality),
+    for label, x in (("target-only", comb.combine(target, flags, vectors_of(rows, lookups, False)).quality),
+                     ("with source", comb.combine(cols, flags, vectors_of(rows, lookups)).quality),
                      ("src_pmi alone", cols["src_pmi"]), ("xling_cosine alone", cols["xling_cosine"])):
         rho, lo, hi = spearman_ci(np.array(x, float), gold, docs)
         nm = np.array([r.get("no_major") if r.get("no_major") is not None else np.nan for r in rows], float)
@@ -77,8 +82,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     comb = LearnedCombiner.from_file(a.params or resource_path("gemma-3-270m"), 0.5)
     meta, arrays = load_features(a.features)
-    lm_pooled = dict(zip((r["key"] for r in meta), arrays["pooled"]))
-    src_pooled = arrays["src_pooled"]
+    lookups = lookups_of(meta, arrays)
     print(f"combiner: {comb.signature()}")
     print(f"{'set':14s} {'n (of)':>12s} {'Spearman quality [95% CI]':>30s}   best single column")
     for name in TOTAL:
@@ -89,7 +93,7 @@ def main(argv=None) -> int:
         for c in ("src_pmi", "src_logprob", "src_len_ratio"):
             cols[c] = [math.nan] * len(rows)
         flags = [list(r["flags"]) for r in rows]
-        q = np.array(comb.combine(cols, flags, vectors_of(rows, lm_pooled, src_pooled, False)).quality)
+        q = np.array(comb.combine(cols, flags, vectors_of(rows, lookups, False)).quality)
         gold = np.array([r["gold"] for r in rows])
         # WMT22: resample whole documents (segments of one document share errors); MLQE-PE rows
         # are single sentences
@@ -99,7 +103,7 @@ def main(argv=None) -> int:
 
         best = max((abs(float(spearmanr(np.nan_to_num(np.array(cols[c], float)), gold).statistic)), c) for c in COLUMNS)
         print(f"{name:14s} {len(rows):5d} ({TOTAL[name]:5d}) {rho:10.3f} [{lo:.3f}, {hi:.3f}]   |rho| {best[0]:.3f} ({best[1]})")
-        with_source(comb, rows, lm_pooled, src_pooled)
+        with_source(comb, rows, lookups)
         if name == "wmt22dev":
             nm = np.array([r.get("no_major") for r in rows], float)
             print(f"  reliability of quality as P(no major error): ECE {ece(q, nm):.3f}")

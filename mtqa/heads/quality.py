@@ -20,7 +20,9 @@ pooled hidden-state vector, fitted on the same judgements, gives one more featur
 ``lm_state_score`` from ``lm_pooled`` (the mean of the base pass's last hidden states, which
 the MT detector reads too) and ``src_state_score`` from ``src_pooled`` (the mean states of
 the sentence's tokens in the source-conditioned pass, layers 6/12/18, from the source
-signal): a light COMET-style estimator on frozen states, stacked under the linear heads
+signal), and (since session 10) ``xling_state_score`` from ``xling_pair`` (the ``xling``
+signal's multilingual-e5 embeddings of source and sentence, with their product and distance):
+light COMET-style estimators on frozen states, stacked under the linear heads
 (the heads were fitted on out-of-fold state scores, :mod:`mtqa.train.quality`). A row
 without the vector gets NaN for the feature, i.e. the training mean.
 

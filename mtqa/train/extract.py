@@ -214,7 +214,8 @@ def extract(data: str | Path, out: str | Path, *, sets=None, after: int = 0, chu
 def load_features(folder: str | Path) -> tuple[list[dict], dict[str, np.ndarray]]:
     """All cached chunks, the main order's first, then each extension's (file-name order):
     (meta rows, arrays with per-item rows; token arrays as ``tok_logprob``/``tok_entropy``
-    lists of per-item arrays; ``src_pooled``: key -> the source pass's pooled states). A key
+    lists of per-item arrays; ``src_pooled``: key -> the source pass's pooled states;
+    ``xling_pair``: key -> the ``xling`` signal's pair vector, :mod:`mtqa.train.extract_xling`). A key
     cached twice (an extension and a later main chunk) is kept once, first copy. Meta rows
     carry the with-source columns where :mod:`mtqa.train.extract_source` has written them."""
     folder = Path(folder)
@@ -238,6 +239,7 @@ def load_features(folder: str | Path) -> tuple[list[dict], dict[str, np.ndarray]
         pooled.append(z["pooled"].astype(np.float32)[keep])
         meta += [rows[i] for i in keep]
     from mtqa.train.extract_source import load_source_pooled, load_source_rows
+    from mtqa.train.extract_xling import load_xling_pairs
 
     # the with-source columns, where a source pass wrote them
     with_source = load_source_rows(folder, {r["key"]: r["source"] for r in meta if r.get("source")})
@@ -246,7 +248,9 @@ def load_features(folder: str | Path) -> tuple[list[dict], dict[str, np.ndarray]
     arrays = {"pooled": np.concatenate(pooled) if pooled else np.zeros((0, 0), np.float32),
               "tok_logprob": lps, "tok_entropy": ents,
               # key -> the source pass's pooled conditioned states (rows it covered)
-              "src_pooled": load_source_pooled(folder)}
+              "src_pooled": load_source_pooled(folder),
+              # key -> the xling signal's pair vector, where mtqa.train.extract_xling embedded both texts
+              "xling_pair": load_xling_pairs(folder, meta)}
     return meta, arrays
 
 

@@ -204,29 +204,36 @@ def language_heads(rows: list[dict], pooled: dict, ridge: float, folds: int = 5,
 
 #: candidate penalties of the state heads (640 or 1,920 standardised state dimensions, ~6k rows)
 STATE_RIDGES = (1000.0, 10000.0)
+#: ... and of the cross-lingual one (1,536 dimensions of the xling pair vector): 10,000 was the
+#: best of 100 / 1,000 / 10,000 when it was measured (session 10), so the grid goes on above it
+XLING_RIDGES = (1000.0, 10000.0, 100000.0)
 #: a state head is fitted when this many training rows have its vector
 MIN_STATE_ROWS = 300
 
 
 def fit_state(rows: list[dict], X: np.ndarray, folds: int = 5,
-              log: Callable[[str], None] = lambda m: None) -> tuple[dict, np.ndarray]:
+              log: Callable[[str], None] = lambda m: None,
+              penalties: Sequence[float] = STATE_RIDGES) -> tuple[dict, np.ndarray]:
     """A state head: ridge from pooled states ``X`` to the rank-normalised gold, its penalty
-    (:data:`STATE_RIDGES`) chosen by :func:`out_of_fold`. Returns the full-fit parameters and
+    (``penalties``) chosen by :func:`out_of_fold`. Returns the full-fit parameters and
     the *out-of-fold* predictions for ``rows``: the linear heads are fitted on those, so they
     weigh the state score as it does on unseen sentences."""
-    lam, oof = out_of_fold(rows, X, STATE_RIDGES, folds, label="state ridge", log=log)
+    lam, oof = out_of_fold(rows, X, penalties, folds, label="state ridge", log=log)
     return {**fit_ridge(X, group_targets(rows), lam, _set_weights(rows)), "ridge": lam}, oof
 
 
 def state_heads(meta: Sequence[dict], arrays: dict, rows: list[dict],
                 log: Callable[[str], None] = lambda m: None) -> dict[str, dict]:
     """Fit the state heads the cache allows (``lm_state_score`` on the target pass's pooled
-    states, ``src_state_score`` on the source pass's) and write each one's out-of-fold score
-    into ``rows`` (NaN where a row has no vector)."""
+    states, ``src_state_score`` on the source pass's, ``xling_state_score`` on the ``xling``
+    signal's pair vectors) and write each one's out-of-fold score into ``rows`` (NaN where a
+    row has no vector)."""
     lm_pooled = dict(zip((r["key"] for r in meta), arrays["pooled"])) if len(arrays.get("pooled", ())) else {}
     out: dict[str, dict] = {}
-    for name, vector, lookup in (("lm_state_score", "lm_pooled", lm_pooled),
-                                 ("src_state_score", "src_pooled", arrays.get("src_pooled") or {})):
+    for name, vector, lookup, penalties in (
+            ("lm_state_score", "lm_pooled", lm_pooled, STATE_RIDGES),
+            ("src_state_score", "src_pooled", arrays.get("src_pooled") or {}, STATE_RIDGES),
+            ("xling_state_score", "xling_pair", arrays.get("xling_pair") or {}, XLING_RIDGES)):
         idx = [i for i, r in enumerate(rows) if r["key"] in lookup
                and (vector == "lm_pooled" or math.isfinite(_num(r.get("src_pmi"))))]
         for r in rows:
@@ -238,7 +245,7 @@ def state_heads(meta: Sequence[dict], arrays: dict, rows: list[dict],
         if not X.any():  # a cache written without states (zeros): nothing to learn from
             continue
         log(f"  {name}: state head on {vector} ({len(sub)} rows, {len(lookup[sub[0]['key']])} dimensions)")
-        params, oof = fit_state(sub, X, log=log)
+        params, oof = fit_state(sub, X, log=log, penalties=penalties)
         for r, v in zip(sub, oof):
             r[name] = float(v)
         out[name] = {"vector": vector, **params, "n_train": len(sub)}
@@ -260,7 +267,7 @@ def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", ke
     log(f"quality: {len(rows)} judged training segments {dict(sorted(counts.items()))}")
     states = state_heads(meta, arrays, rows, log=log)
     extra = EXTRA_FEATURES + [n for n in ("lm_state_score",) if n in states]
-    source_extra = [n for n in ("src_state_score",) if n in states]
+    source_extra = [n for n in ("src_state_score", "xling_state_score") if n in states]
     names = TARGET_FEATURES + extra
     ridge = choose_ridge(rows, names, log=log)
     with_source = [r for r in rows if math.isfinite(_num(r.get("src_pmi")))]
@@ -274,6 +281,8 @@ def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", ke
     if states:
         doc["states"] = _round(states)
         doc["state_ridge_candidates"] = list(STATE_RIDGES)
+        if "xling_state_score" in states:
+            doc["xling_ridge_candidates"] = list(XLING_RIDGES)
     doc["trained_on"] = dict(sorted(counts.items()))
     doc["ridge_candidates"] = list(RIDGES)
     if "source" in doc["heads"]:

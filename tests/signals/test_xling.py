@@ -49,3 +49,26 @@ def test_source_language_is_reported_per_sentence():
             art("NATO will add troops in Eastern Europe.", source="Североатлантический альянс увеличит войска в Восточной Европе.", aid="ru"),
             art("No source.", aid="none")]
     assert sig.compute(arts).columns["src_lang"] == ["de", "ru", None]
+
+
+def test_pair_vector_holds_both_embeddings_and_the_cosine_agrees():
+    import numpy as np
+
+    enc = SentenceEncoder(threads=1)
+    sig = XlingSignal(enc, unit="article")
+    src = "Der Ministerpräsident hat gestern das neue Gesetz vorgestellt."
+    out = sig.compute([art("The prime minister presented the law. He spoke for an hour.", source=src, unit="article"),
+                       art("No source here.", aid="none")])
+    pairs, cos = out.vectors["xling_pair"], out.columns["xling_cosine"]
+    assert len(pairs) == 3 and pairs[2] is None and math.isnan(cos[2])
+    s = enc.embed([src])[0]
+    for i, sentence in enumerate(["The prime minister presented the law.", "He spoke for an hour."]):
+        t = enc.embed([sentence])[0]
+        v = pairs[i]
+        assert v.shape == (4 * 384,) and v.dtype == np.float32
+        np.testing.assert_array_equal(v[:384], s)  # the shared source, embedded once
+        np.testing.assert_array_equal(v[384:768], t)
+        np.testing.assert_allclose(v[768:1152], s * t)
+        np.testing.assert_allclose(v[1152:], np.abs(s - t))
+        assert cos[i] == float((s * t).sum())
+        assert cos[i] == float(enc.cosines([src], [sentence])[0])

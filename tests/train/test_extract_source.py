@@ -63,3 +63,26 @@ def test_load_features_merges_the_source_rows(tmp_path):
     rows, arrays = load_features(tmp_path)
     assert list(arrays["src_pooled"]) == ["k1"] and arrays["src_pooled"]["k1"].tolist() == [0.5] * 6
     assert "src_pmi" not in rows[0] and rows[1]["src_pmi"] == 0.5 and rows[1]["xling_cosine"] == 0.9
+
+
+def test_xling_pass_embeds_each_text_once_resumes_and_gives_the_signals_vectors(tmp_path):
+    from mtqa.train.extract_xling import extract_xling, load_embeddings
+
+    (tmp_path / "chunk-00000.jsonl").write_text("".join(json.dumps({**r, "set": "s"}) + "\n" for r in ROWS))
+    np.savez(tmp_path / "chunk-00000.npz", pooled=np.zeros((len(ROWS), 4), np.float16),
+             tok_len=np.ones(len(ROWS), np.int32), tok_logprob=np.zeros(len(ROWS), np.float16),
+             tok_entropy=np.zeros(len(ROWS), np.float16))
+    assert load_features(tmp_path)[1]["xling_pair"] == {}  # nothing embedded yet
+    assert extract_xling(tmp_path, threads=1, log=lambda m: None) == 4  # two wanted rows: 2 sentences + 2 sources
+    assert extract_xling(tmp_path, threads=1, log=lambda m: None) == 0  # resumed: nothing left
+    assert len(load_embeddings(tmp_path)) == 4 and len(list(tmp_path.glob("xling-*.npz"))) == 1
+    _, arrays = load_features(tmp_path)
+    assert sorted(arrays["xling_pair"]) == ["a|mt|0", "c|mt|0"]
+    arts = []
+    for r in (ROWS[0], ROWS[3]):
+        a = Article(r["key"], r["text"], "t", source=r["source"])
+        a.sentences = segment(a, "segment")
+        arts.append(a)
+    scored = XlingSignal(SentenceEncoder(threads=1)).compute(arts).vectors["xling_pair"]
+    for key, v in zip(["a|mt|0", "c|mt|0"], scored):
+        np.testing.assert_array_equal(arrays["xling_pair"][key], v)

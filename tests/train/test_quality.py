@@ -239,3 +239,30 @@ def test_state_heads_learn_from_pooled_states_out_of_fold(tmp_path):
     # the same cache gives the same file (the state heads are deterministic too)
     train_quality(str(tmp_path / "cache"), str(tmp_path / "q2.json"), log=lambda m: None)
     assert (tmp_path / "q.json").read_bytes() == (tmp_path / "q2.json").read_bytes()
+
+
+def test_the_xling_pair_vectors_get_a_state_head_for_rows_with_a_source():
+    from scipy.stats import spearmanr
+
+    from mtqa.train.quality import XLING_RIDGES, state_heads
+
+    rng = np.random.default_rng(3)
+    n, dim = 600, 1536
+    w = rng.normal(size=dim)
+    meta, pairs = [], {}
+    for i in range(n):
+        v = rng.normal(size=dim).astype(np.float32)
+        key = f"mlqe-ro-train|hyp|d{i}|0"
+        meta.append({"key": key, "set": "mlqe-ro-train", "group": "mlqe-ro-train", "doc": f"d{i}",
+                     "gold": float(v @ w / np.sqrt(dim) + rng.normal(0, 0.5)),
+                     "src_pmi": 0.1 if i % 10 else None})  # every tenth row: no source pass
+        pairs[key] = v
+    rows = [dict(m) for m in meta]
+    states = state_heads(meta, {"pooled": np.zeros((0, 0)), "xling_pair": pairs}, rows)
+    assert list(states) == ["xling_state_score"]
+    head = states["xling_state_score"]
+    assert head["vector"] == "xling_pair" and head["ridge"] in XLING_RIDGES and head["n_train"] == 540
+    scored = [r for r in rows if r["src_pmi"] is not None]
+    assert all(math.isnan(r["xling_state_score"]) for r in rows if r["src_pmi"] is None)
+    oof = np.array([r["xling_state_score"] for r in scored])
+    assert spearmanr(oof, [r["gold"] for r in scored]).statistic > 0.2  # out of fold (chance: 0 +- 0.04), yet it learned
