@@ -114,9 +114,9 @@ def test_aggregate_weighs_sentences_by_length():
 @pytest.mark.model
 def test_the_quality_model_gets_its_pooled_states(default_model, lm):
     """On the default model the combiner's state heads read the base pass's pooled states
-    (``lm_pooled``) and the source signal's pooled conditioned states (``src_pooled``): the
-    scorer hands both over, and the quality it writes is the one the combiner gives with
-    them (not the one without)."""
+    (``lm_pooled``), the source signal's pooled conditioned states (``src_pooled``) and the
+    xling signal's embedding pair (``xling_pair``): the scorer hands all three over, and the
+    quality it writes is the one the combiner gives with them (not the one without)."""
     from mtqa.combine import build_combiner
     from mtqa.heads.detector import pooled_states
     from mtqa.scorer import Scorer
@@ -126,10 +126,10 @@ def test_the_quality_model_gets_its_pooled_states(default_model, lm):
     config = JobConfig.model_validate({"progress": False, "unit": "segment"})
     model = lm.variant(keep_hidden=True)
     combiner = build_combiner(config, default_model.name)
-    assert combiner.vectors == ("lm_pooled", "src_pooled")
+    assert combiner.vectors == ("lm_pooled", "src_pooled", "xling_pair")
     scorer = Scorer(config, default_model, model, build_signals(config, model), combiner, None)
     arts = []
-    for aid, text, source in (("a", "The government has yesterday the new law presented.", "Die Regierung hat gestern das neue Gesetz vorgestellt."),
+    for aid, text, source in (("a", "The government presented the new law yesterday.", "Die Regierung hat gestern das neue Gesetz vorgestellt."),
                               ("b", "Stocks fell sharply in early trading on Monday.", None)):
         a = Article(aid, text, "t", source=source)
         a.sentences = segment(a, "segment")
@@ -140,8 +140,12 @@ def test_the_quality_model_gets_its_pooled_states(default_model, lm):
     flags = [[f for f in r["flags"] if f != "low_quality"] for r in rows]
     src = next(s for s in scorer.signals if s.name == "source").compute(arts).vectors["src_pooled"]
     assert src[0].shape == (3, 640) and src[1] is None
-    vectors = {"lm_pooled": list(pooled_states(model.score(texts), 640)), "src_pooled": src}
+    pair = next(s for s in scorer.signals if s.name == "xling").compute(arts).vectors["xling_pair"]
+    assert pair[0].shape == (4 * 384,) and pair[1] is None
+    vectors = {"lm_pooled": list(pooled_states(model.score(texts), 640)), "src_pooled": src, "xling_pair": pair}
     want = combiner.combine(columns, flags, vectors).quality
     assert [r["quality"] for r in rows] == pytest.approx(want, abs=1e-6)
     without = combiner.combine(columns, flags).quality
     assert abs(without[1] - want[1]) > 1e-4  # the target-only row: its state moved its quality
+    no_pair = combiner.combine(columns, flags, {**vectors, "xling_pair": [None, None]}).quality
+    assert abs(no_pair[0] - want[0]) > 1e-4  # the row with a source: its embedding pair moved its quality

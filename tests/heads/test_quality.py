@@ -51,15 +51,19 @@ def test_flags_lower_quality_with_their_weights(shipped):
     assert shipped.quality(FLUENT, ["doubled_word"]) <= plain and shipped.quality(FLUENT, ["boilerplate"]) <= plain
     assert shipped.quality(FLUENT, ["truncated", "low_quality"]) == plain  # not artefact evidence
     # every with-source head (pooled and per language) learned its flag weights too: never
-    # positive, and a flag of either kind lowers quality (major errors are also capped below
-    # flag_quality by the combiner: tests/test_combine.py)
+    # positive (a flag feature the data would weigh positively is dropped from the pooled head
+    # and so from its language heads: since session 10's xling state head, n_major_flags, whose
+    # weight without it was -0.002), and a flag never raises quality. Major errors are capped
+    # below flag_quality by the combiner whatever the head says: tests/test_combine.py
     src = {**FLUENT, "src_pmi": 1.2, "src_logprob": -20.0, "src_len_ratio": 0.1, "xling_cosine": 0.85}
+    assert "n_minor_flags" in shipped.heads["source"]["features"]
     for head in (h for h in shipped.heads if h.startswith("source")):
         coef = dict(zip(shipped.heads[head]["features"], shipped.heads[head]["coef"]))
-        assert coef["n_major_flags"] < 0 and coef.get("n_minor_flags", 0) <= 0, head
+        assert coef.get("n_major_flags", -1) < 0 and coef.get("n_minor_flags", 0) <= 0, head
+        assert ("n_major_flags" in coef) == ("n_major_flags" in shipped.heads["source"]["features"]), head
         plain_s = shipped.quality(src, head=head)
-        assert shipped.quality(src, ["boilerplate"], head=head) < plain_s, head
-        assert shipped.quality(src, ["doubled_word"], head=head) <= plain_s, head
+        assert shipped.quality(src, ["boilerplate"], head=head) <= plain_s, head
+        assert shipped.quality(src, ["doubled_word"], head=head) < plain_s, head  # a minor flag
     # files with a fixed flag penalty (flag_logit) weigh the heavier flags more
     assert n_flags(["boilerplate", "doubled_word", "doubled_word"]) == FLAG_WEIGHTS["boilerplate"] + 1
 
@@ -92,7 +96,7 @@ def test_state_heads_read_the_pooled_vectors(shipped):
     feature were absent."""
     from mtqa.heads.quality import state_score
 
-    assert shipped.vectors == ("lm_pooled", "src_pooled")
+    assert shipped.vectors == ("lm_pooled", "src_pooled", "xling_pair")
     lm_state, src_state = shipped.states["lm_state_score"], shipped.states["src_state_score"]
     assert len(lm_state["coef"]) == 640 and len(src_state["coef"]) == 3 * 640
     assert "lm_state_score" in shipped.heads["target"]["features"]
@@ -109,3 +113,22 @@ def test_state_heads_read_the_pooled_vectors(shipped):
     assert shipped.quality({**FLUENT, "lm_pooled": down}) < shipped.quality(FLUENT) < shipped.quality({**FLUENT, "lm_pooled": up})
     assert shipped.quality({**FLUENT, "lm_pooled": lm_state["mean"]}) == pytest.approx(
         shipped.quality({**FLUENT, "lm_pooled": None}), abs=0.05)
+
+
+def test_the_xling_state_head_reads_the_embedding_pair(shipped):
+    """Session 10's third state head: the with-source heads read ``xling_state_score`` from the
+    xling signal's ``[s, t, s*t, |s-t|]``; the target-only head does not, so a row without a
+    source is unaffected by it."""
+    from mtqa.heads.quality import state_score
+
+    xl = shipped.states["xling_state_score"]
+    assert xl["vector"] == "xling_pair" and len(xl["coef"]) == 4 * 384
+    assert "xling_state_score" not in shipped.heads["target"]["features"]
+    head = shipped.heads["source"]
+    assert head["coef"][head["features"].index("xling_state_score")] > 0
+    assert state_score(xl, xl["mean"]) == pytest.approx(xl["intercept"])
+    std = [s if s > 0 else 1.0 for s in xl["std"]]
+    up = [m + 0.5 * s * math.copysign(1.0, c) for m, s, c in zip(xl["mean"], std, xl["coef"])]
+    src = {**FLUENT, "src_pmi": 1.2, "src_logprob": -20.0, "src_len_ratio": 0.1, "xling_cosine": 0.85}
+    assert shipped.quality({**src, "xling_pair": up}, head="source") > shipped.quality(src, head="source")
+    assert shipped.quality({**FLUENT, "xling_pair": up}) == shipped.quality(FLUENT)  # target-only
