@@ -211,13 +211,15 @@ def extract(data: str | Path, out: str | Path, *, sets=None, after: int = 0, chu
               f"[{j + 1}/{len(todo)}, {time.perf_counter() - t0:.0f}s]", file=sys.stderr, flush=True)
 
 
-def load_features(folder: str | Path) -> tuple[list[dict], dict[str, np.ndarray]]:
+def load_features(folder: str | Path, *, xling_pairs: bool = True) -> tuple[list[dict], dict[str, np.ndarray]]:
     """All cached chunks, the main order's first, then each extension's (file-name order):
     (meta rows, arrays with per-item rows; token arrays as ``tok_logprob``/``tok_entropy``
     lists of per-item arrays; ``src_pooled``: key -> the source pass's pooled states;
     ``xling_pair``: key -> the ``xling`` signal's pair vector, :mod:`mtqa.train.extract_xling`). A key
     cached twice (an extension and a later main chunk) is kept once, first copy. Meta rows
-    carry the with-source columns where :mod:`mtqa.train.extract_source` has written them."""
+    carry the with-source columns where :mod:`mtqa.train.extract_source` has written them.
+    ``xling_pairs=False`` leaves ``xling_pair`` empty (the embedding pass itself reads only
+    the meta rows and the embeddings)."""
     folder = Path(folder)
     meta: list[dict] = []
     pooled, lps, ents = [], [], []
@@ -250,7 +252,7 @@ def load_features(folder: str | Path) -> tuple[list[dict], dict[str, np.ndarray]
               # key -> the source pass's pooled conditioned states (rows it covered)
               "src_pooled": load_source_pooled(folder),
               # key -> the xling signal's pair vector, where mtqa.train.extract_xling embedded both texts
-              "xling_pair": load_xling_pairs(folder, meta)}
+              "xling_pair": load_xling_pairs(folder, meta) if xling_pairs else {}}
     return meta, arrays
 
 

@@ -70,7 +70,7 @@ def extract_xling(features: str | Path, *, threads: int | None = None, log=print
         raise SystemExit(f"{sig_file}: the cache's embeddings were made with other settings "
                          f"({sig_file.read_text(encoding='utf-8').strip()}), not {sig}; use a new cache")
     sig_file.write_text(sig + "\n", encoding="utf-8")
-    meta, _ = load_features(folder)
+    meta, _ = load_features(folder, xling_pairs=False)  # the embeddings are read once, here
     done = load_embeddings(folder)
     todo = sorted({t for _key, src, tgt in _pairs_of(meta) for t in (src, tgt)} - set(done))
     log(f"xling: {len(done)} texts embedded already, {len(todo)} to go")

