@@ -1,6 +1,6 @@
 """Throughput against the machine's limit, in one process, on the same sentences.
 
-    python benchmarks/throughput.py [--model gemma-3-270m] [--sentences 300] [--dtype float32 bfloat16]
+    python benchmarks/throughput.py [--model gemma-3-270m] [--sentences 300] [--dtype float32 bfloat16] [--workers 1]
                                     [--device cpu|cuda] [--memory] [--memory-model smollm2-135m]
 
 Prints, per dtype, on clean text and on text with 10% of its sentences perturbed
@@ -13,6 +13,8 @@ Prints, per dtype, on clean text and on text with 10% of its sentences perturbed
   attention) as a share of the machine's best GEMM peak;
 * the pipeline's steps (``run.json``'s ``timings.steps_s``) as shares of its base LM pass:
   the word-order search, the artefact rules, combiner and detector, ...
+With ``--workers 1 8`` the pipeline runs once per value, in that many worker processes (one
+model each, ``mtqa score --workers``), against the same single-process bare pass.
 With ``--device cuda`` everything above runs on the GPU (timings after ``torch.cuda.synchronize()``,
 the GEMM peak measured on the device); ``benchmarks/gpu.sh`` sets a lent CUDA machine up for it.
 With ``--memory``: peak resident memory of ``score`` in a fresh process for 1k and 100k
@@ -30,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
@@ -102,11 +105,9 @@ def flops_per_token(model, ctx: float) -> float:
 
 
 def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_check: bool, device: str = "cpu",
-          share: float = 0.0, batch_tokens: int = 4096, batch_size: int = 64) -> dict:
-    from mtqa.config import JobConfig
+          share: float = 0.0, batch_tokens: int = 4096, batch_size: int = 64, workers: Sequence[int] = (1,)) -> dict:
     from mtqa.models import resolve
     from mtqa.models.lm import CausalLM
-    from mtqa.pipeline import run_job
 
     sentences = perturbed(corpus(n), share)
     resolved = resolve(model_name)
@@ -133,20 +134,45 @@ def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_chec
         res["no_entropy_tok_s"] = n_tokens / (time.perf_counter() - t)
     ctx = n_tokens / n / 2
     res["gflop_per_token"] = flops_per_token(lm.model, ctx) / 1e9
+    res["pipelines"] = [pipeline(sentences, model_name, device, dtype, threads, batch_tokens, batch_size, w, res)
+                        for w in workers]
+    return res
+
+
+def pipeline(sentences: list[str], model_name: str, device: str, dtype: str, threads: int | None, batch_tokens: int,
+             batch_size: int, workers: int, bare: dict) -> dict:
+    """The full ``mtqa score`` pipeline over ``sentences`` (8 to an article), timed like the bare pass.
+
+    The engine (the model, or ``workers`` processes with one model each) is built before the
+    clock starts, as the bare pass's model is. On a GPU a first job over the same sentences
+    warms each process's kernels for every batch shape, as the bare pass's warm-up does (a
+    fresh worker process pays for kernel selection again)."""
+    from mtqa.config import JobConfig
+    from mtqa.engines import build_engine
+    from mtqa.pipeline import run_job
+
     with tempfile.TemporaryDirectory() as tmp:
         inp = write_inputs(sentences, Path(tmp))
         cfg = JobConfig.model_validate({"inputs": [str(inp)], "output": f"{tmp}/out", "progress": False,
+                                        "workers": workers,
                                         "model": {"name": model_name, "device": device, "dtype": dtype,
                                                   "threads": threads, "batch_tokens": batch_tokens,
                                                   "batch_size": batch_size}})
-        result = run_job(cfg, log=lambda m: None)
+        engine = build_engine(cfg, log=lambda m: None)
+        try:
+            if device.startswith("cuda"):
+                run_job(cfg.model_copy(update={"output": f"{tmp}/warm-up"}), log=lambda m: None, engine=engine)
+            result = run_job(cfg, log=lambda m: None, engine=engine)
+        finally:
+            engine.close()
     tm = result.run_info["timings"]
+    res = {"workers": workers}
     res["pipe_s"] = tm["score_s"] + tm["write_s"]
     res["pipe_tokens"] = result.run_info["counts"]["lm_tokens"]
     res["pipe_tok_s"] = res["pipe_tokens"] / res["pipe_s"]
     res["pipe_sent_s"] = result.run_info["counts"]["sentences"] / res["pipe_s"]
-    res["ratio"] = res["pipe_tok_s"] / res["bare_tok_s"]
-    res["pipe_gflops"] = res["pipe_tok_s"] * res["gflop_per_token"]
+    res["ratio"] = res["pipe_tok_s"] / bare["bare_tok_s"]
+    res["pipe_gflops"] = res["pipe_tok_s"] * bare["gflop_per_token"]
     res["steps_s"] = tm.get("steps_s", {})
     return res
 
@@ -219,6 +245,9 @@ def main() -> None:
                     help="shares of sentences broken by mtqa.perturb, one run each (default: 0 and 0.1)")
     ap.add_argument("--batch-tokens", type=int, default=4096, help="bare and pipeline (mtqa's default 4096)")
     ap.add_argument("--batch-size", type=int, default=64, help="bare and pipeline (mtqa's default 64)")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1],
+                    help="pipeline only: score in this many worker processes (mtqa score --workers), one pipeline "
+                         "run per value; the bare pass stays one process with all threads")
     ap.add_argument("--entropy-cost", action="store_true", help="also time the forward pass without entropies")
     ap.add_argument("--memory", action="store_true", help="peak RSS for 1k and 100k sentences (fresh processes)")
     ap.add_argument("--memory-model", default="smollm2-135m")
@@ -253,7 +282,7 @@ def main() -> None:
     best = max(peaks, key=peaks.get)
     for dtype, share in ((d, p) for d in args.dtype for p in args.perturbed):
         r = bench(args.model, dtype, args.sentences, args.threads, args.entropy_cost, args.device, share,
-                  args.batch_tokens, args.batch_size)
+                  args.batch_tokens, args.batch_size, args.workers)
         text = f"{share:.0%} of sentences perturbed" if share else "clean text"
         print(f"[{r['model']} {dtype}{' ' + args.device if args.device != 'cpu' else ''}, {text}, batches of "
               f"{args.batch_size} sentences / {args.batch_tokens} tokens] {r['sentences']} sentences, "
@@ -262,15 +291,19 @@ def main() -> None:
         if "no_entropy_tok_s" in r:
             line += f"   (without entropy: {r['no_entropy_tok_s']:.1f} tokens/s)"
         print(line)
-        print(f"  pipeline:      {r['pipe_tok_s']:8.1f} tokens/s  {r['pipe_sent_s']:.1f} sentences/s   "
-              f"pipeline/bare = {r['ratio']:.2f} (aim >= 0.9)")
-        print(f"  effective:     {r['pipe_gflops']:8.1f} GFLOP/s = {r['pipe_gflops'] / peaks[best]:.2f} of the machine's "
-              f"GEMM peak ({best}; aim >= 0.6)" + ("" if best == "fp32" else f", {r['pipe_gflops'] / peaks['fp32']:.2f} of fp32 peak"))
-        steps = r["steps_s"]
-        if steps.get("lm"):
-            print("  pipeline steps, as a share of its base LM pass (the lm signal): "
-                  + ", ".join(f"{k} {v / steps['lm']:.2f}" for k, v in steps.items() if k != "lm")
-                  + f" (word-order search aim <= 0.1; run.json timings.steps_s: {steps})")
+        for p in r["pipelines"]:
+            how = f" ({p['workers']} worker processes)" if p["workers"] > 1 else ""
+            print(f"  pipeline{how}: {p['pipe_tok_s']:8.1f} tokens/s  {p['pipe_sent_s']:.1f} sentences/s   "
+                  f"pipeline/bare = {p['ratio']:.2f} (aim >= 0.9)")
+            print(f"  effective:     {p['pipe_gflops']:8.1f} GFLOP/s = {p['pipe_gflops'] / peaks[best]:.3f} of the machine's "
+                  f"GEMM peak ({best}; aim >= 0.6)"
+                  + ("" if best == "fp32" else f", {p['pipe_gflops'] / peaks['fp32']:.3f} of fp32 peak"))
+            steps = p["steps_s"]
+            if steps.get("lm"):
+                print("  pipeline steps, as a share of its base LM pass (the lm signal): "
+                      + ", ".join(f"{k} {v / steps['lm']:.2f}" for k, v in steps.items() if k != "lm")
+                      + f" (word-order search aim <= 0.1; run.json timings.steps_s{', summed over the workers' if how else ''}"
+                        f": {steps})")
     if args.memory:
         what = "stub scorer (reader+segmentation+writer)" if args.memory_stub else f"{args.memory_model} bfloat16"
         small, large = (peak_rss(n, args.memory_model, args.memory_stub, args.device) for n in args.memory_sizes)

@@ -81,6 +81,9 @@ class JobConfig(_Strict):
     progress: bool = Field(True, description="show a progress bar on stderr")
     report: bool = Field(False, description="also write OUT/report.html (python -m mtqa report OUT)")
     engine: Literal["local", "ray"] = Field("local", description="local: this process; ray: Ray Data actors")
+    workers: int = Field(1, ge=1, description="engine local: score chunks in this many processes, one model each "
+                                             "(for a GPU or many cores: the signals' Python runs on one core per process); "
+                                             "1: this process")
     ray: RaySettings = Field(default_factory=RaySettings)
     num_shards: int = Field(1, ge=1, description="split the job into this many deterministic parts (job arrays; join the outputs with `mtqa merge`)")
     shard_index: int = Field(0, ge=0, description="which part (0 to num_shards-1) this job scores")

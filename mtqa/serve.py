@@ -39,7 +39,7 @@ from typing import IO, Any
 #: config keys that say what a job reads, writes and shows, not how sentences are scored:
 #: jobs that differ only in these share a loaded model
 JOB_ONLY = frozenset({"inputs", "output", "overwrite", "formats", "articles_per_chunk", "progress", "report",
-                      "num_shards", "shard_index", "prefetch", "summary_worst", "engine", "ray", "columns"})
+                      "num_shards", "shard_index", "prefetch", "summary_worst", "engine", "workers", "ray", "columns"})
 
 #: one request or reply line may not exceed this (a request is an argument list)
 MAX_LINE = 1 << 20

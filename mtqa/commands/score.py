@@ -53,6 +53,7 @@ FLAGS = (
     Flag("--word-order-threshold", "scoring.word_order_threshold"),
     Flag("--flag-quality", "scoring.flag_quality"),
     Flag("--engine", "engine"),
+    Flag("--workers", "workers"),
     Flag("--num-shards", "num_shards"),
     Flag("--shard-index", "shard_index"),
     Flag("--ray-address", "ray.address"),
@@ -133,9 +134,9 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides(args))
     bar = ProgressBar() if config.progress else None
     try:
-        # engine: ray keeps building its own actors (one model each, in other processes)
+        # engine: ray and workers > 1 build their own models (one in each actor / worker process)
         result = run_job(config, on_error=_print_error, progress=bar,
-                         engine=None if config.engine == "ray" else _api_engine)
+                         engine=None if config.engine == "ray" or config.workers > 1 else _api_engine)
     finally:
         if bar is not None:
             bar.close()

@@ -1,4 +1,5 @@
-"""Engines score a job's chunks: ``local`` (this process, :mod:`mtqa.engines.local`) and ``ray``
+"""Engines score a job's chunks: ``local`` (this process, :mod:`mtqa.engines.local`; with
+``workers: N`` > 1, N processes on this machine, :mod:`mtqa.engines.processes`) and ``ray``
 (Ray Data actors, :mod:`mtqa.engines.ray`).
 
 :func:`mtqa.pipeline.run_job` reads, segments and numbers the chunks, hands them to an
@@ -56,6 +57,10 @@ def build_engine(config: "JobConfig", log: Callable[[str], None]) -> Engine:
         from mtqa.engines.ray import RayEngine
 
         return RayEngine(config, log=log)
+    if config.workers > 1:
+        from mtqa.engines.processes import ProcessEngine
+
+        return ProcessEngine(config, log=log)
     from mtqa.engines.local import LocalEngine
     from mtqa.scorer import Scorer
 

@@ -18,8 +18,10 @@ MANIFEST_VERSION = 2
 
 
 def job_key(config_dump: dict) -> str:
-    """What must match for an unfinished OUT to be resumed: the config minus where/how it is shown."""
-    keep = {k: v for k, v in config_dump.items() if k not in ("output", "overwrite", "progress", "summary_worst", "report")}
+    """What must match for an unfinished OUT to be resumed: the config minus where/how it is shown
+    and how many processes score it (``workers`` changes no number)."""
+    keep = {k: v for k, v in config_dump.items()
+            if k not in ("output", "overwrite", "progress", "summary_worst", "report", "workers")}
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()
 
 
