@@ -10,7 +10,8 @@
 #   bash benchmarks/gpu_offline.sh stage 1         # carry [".gpu/c1"]; also checks the packages import
 #   ...
 #   bash benchmarks/gpu_offline.sh run N           # carry [".gpu/cN"]; reassembles, converts, benchmarks
-#   (DTYPES="bfloat16 float32" or none; PROFILE=1 adds benchmarks/profile_pipeline.py; SENTENCES=2000)
+#   (DTYPES="bfloat16 float32" or none; WORKERS="1 8": one pipeline run per number of worker
+#   processes; PROFILE=1 adds benchmarks/profile_pipeline.py; SENTENCES=2000)
 #
 # Why not benchmarks/gpu.sh: that one makes a venv and pip-installs mtqa, which needs a registry
 # (or a wheel folder of ~300 MB that a 64 MiB call cannot carry). Here the machine's own python3
@@ -32,6 +33,7 @@ STAGE="${STAGE:-/root/mtqa-stage}"
 PER_CALL="${PER_CALL:-54000000}"  # bytes carried per call; the tracked files (~5 MB) travel too
 SENTENCES="${SENTENCES:-2000}"
 DTYPES="${DTYPES:-bfloat16}"
+WORKERS="${WORKERS:-1 8}"  # pipeline runs: mtqa score --workers N (the host has 16 cores)
 PROFILE="${PROFILE:-0}"  # 1: also benchmarks/profile_pipeline.py (where the pipeline's host time goes)
 DEVICE="${DEVICE:-cuda}"  # cpu: a dry run of every step on a machine without a GPU
 PYVER="${PYVER:-3.12}"
@@ -139,7 +141,8 @@ run() {
     [[ "$DTYPES" == none ]] && DTYPES=""
     for dtype in $DTYPES; do
         say "throughput: $DEVICE, $dtype, $SENTENCES sentences"
-        python3 benchmarks/throughput.py --device "$DEVICE" --dtype "$dtype" --sentences "$SENTENCES" 2>&1 | tee -a "$REPORT" \
+        python3 benchmarks/throughput.py --device "$DEVICE" --dtype "$dtype" --sentences "$SENTENCES" --workers $WORKERS 2>&1 \
+            | grep -v "Loading weights" | tee -a "$REPORT" \
             || fail "throughput.py failed ($dtype)"
     done
     if [[ "$PROFILE" == 1 ]]; then

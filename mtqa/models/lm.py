@@ -57,6 +57,32 @@ class TokenScores:
         return -self.logprobs
 
 
+@dataclass(frozen=True)
+class OutputRows:
+    """Some rows of a model's output layer (float32, CPU): logits of those tokens as dot products."""
+
+    ids: np.ndarray  # int64 [k], sorted, distinct
+    weight: torch.Tensor  # float32 [k, hidden]
+    bias: torch.Tensor | None  # float32 [k]
+    softcap: float | None
+
+    def logits(self, h: torch.Tensor, ids: torch.Tensor | np.ndarray) -> np.ndarray:
+        """float64 softcapped logits of ``ids`` at float32 CPU states ``h``: [rows, len(ids)] for a 1D
+        ``ids``, one per row ([rows, 1]) for ``ids`` of shape [rows, 1] (see :meth:`CausalLM.token_logits`)."""
+        ids = np.asarray(ids)
+        at = torch.from_numpy(np.searchsorted(self.ids, ids.reshape(-1)))
+        w = self.weight[at].to(h.device)
+        b = self.bias[at].to(h.device) if self.bias is not None else None
+        if ids.ndim == 2:  # one token per row
+            x = (h * w).sum(-1, keepdim=True) + (b[:, None] if b is not None else 0.0)
+        else:
+            x = h @ w.T + (b[None, :] if b is not None else 0.0)
+        x = x.float().cpu()
+        if self.softcap:
+            x = torch.tanh(x / self.softcap) * self.softcap
+        return x.numpy().astype(np.float64)
+
+
 def load_tokenizer(path: str):
     """The fast tokenizer of a folder converted by mtqa (``mtqa-model.json`` next to a
     ``tokenizer.json``), built straight from that file, or None (then ``AutoTokenizer``).
@@ -396,24 +422,30 @@ class CausalLM:
 
         A dot product with the few output-matrix rows needed, brought to the states (which may
         come from a GPU pass); the whole output layer only when the model has no float matrix.
+        A caller with many such calls gathers the rows once (:meth:`output_rows`).
         """
-        weight, bias = self.output_weight()
-        if weight is None:  # no float matrix to take dot products with: the whole output layer
-            _, head = self._decoder_and_head()
-            full = head(h.to(self.device, self.dtype)).float().cpu()
-            x = full.gather(1, ids) if ids.dim() == 2 else full[:, ids]
-        else:
-            rows = ids[:, 0] if ids.dim() == 2 else ids
-            w = weight[rows.to(weight.device)].float().to(h.device)
-            b = bias[rows.to(bias.device)].float().to(h.device) if bias is not None else None
-            if ids.dim() == 2:  # one token per row
-                x = (h * w).sum(-1, keepdim=True) + (b[:, None] if b is not None else 0.0)
-            else:
-                x = h @ w.T + (b[None, :] if b is not None else 0.0)
-        x = x.float()
+        rows = self.output_rows(ids)
+        if rows is not None:
+            return rows.logits(h, ids)
+        _, head = self._decoder_and_head()  # no float matrix to take dot products with: the whole output layer
+        full = head(h.to(self.device, self.dtype)).float().cpu()
+        x = full.gather(1, ids) if ids.dim() == 2 else full[:, ids]
         if self.softcap:
             x = torch.tanh(x / self.softcap) * self.softcap
         return x.numpy().astype(np.float64)
+
+    @torch.inference_mode()
+    def output_rows(self, ids: torch.Tensor | np.ndarray) -> "OutputRows | None":
+        """The output matrix's rows of ``ids`` (any shape), in float32 on the CPU, for
+        :meth:`OutputRows.logits`: one gather and one device-to-host copy for many calls (on a GPU
+        each call of :meth:`token_logits` would pay both). None when the model has no float matrix."""
+        weight, bias = self.output_weight()
+        if weight is None:
+            return None
+        need = np.unique(np.asarray(ids).reshape(-1)).astype(np.int64)
+        sel = torch.from_numpy(need).to(weight.device)
+        return OutputRows(need, weight[sel].float().cpu(), bias[sel].float().cpu() if bias is not None else None,
+                          self.softcap)
 
     def _target_logits(self, h: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor,
                        bias: torch.Tensor | None) -> torch.Tensor:

@@ -233,6 +233,11 @@ def test_hidden_states_and_token_logits(tiny_lm):
     per_row = torch.tensor(ids + [ids[0]])[:, None]  # one token per row
     np.testing.assert_allclose(tiny_lm.token_logits(h, per_row)[:, 0], full.gather(1, per_row)[:, 0].numpy(), atol=1e-4)
     assert tiny_lm.has_output_matrix
+    # rows gathered once for several calls (the word-order search): a superset, in any order, with repeats
+    rows = tiny_lm.output_rows(np.array([ids[0], 17, 5, 17, *ids, 99]))
+    assert list(rows.ids) == sorted(set(rows.ids)) and rows.weight.shape == (len(rows.ids), h.shape[1])
+    np.testing.assert_array_equal(rows.logits(h, some), tiny_lm.token_logits(h, some))
+    np.testing.assert_array_equal(rows.logits(h, per_row), tiny_lm.token_logits(h, per_row))
 
 
 def _window_reference(lm, prefix, start, window):

@@ -221,6 +221,10 @@ class ReorderSearch:
         for i, h in zip(todo, self.lm.hidden_states([orig_ids[plans[i][0]][:-1] for i in todo])):
             hidden[i] = h
         self.timings["stage1_body_s"] += time.perf_counter() - t_body
+        # every output-matrix row stage 1 needs, gathered once (on a GPU: one copy, not two per sentence)
+        need = [np.asarray(orig_ids[k]) for k, *_ in plans] + [np.fromiter(first.values(), dtype=np.int64, count=len(first))]
+        out_rows = self.lm.output_rows(np.concatenate(need))
+        logits = out_rows.logits if out_rows is not None else self.lm.token_logits
         with torch.inference_mode():
             for (k, units, table, keep, ta, tb, tc, y_keys, x_keys), h in zip(plans, hidden):
                 h = torch.as_tensor(h).float()
@@ -233,10 +237,10 @@ class ReorderSearch:
                 x_tok = np.array([first[key] for key in x_keys])
                 s_tok = o[tc_row]
                 # log-normaliser of each row from the base pass: logit(written) - logprob(written)
-                lse = self.lm.token_logits(h[:n], torch.from_numpy(o[:, None])).reshape(n) - lp_o
+                lse = logits(h[:n], torch.from_numpy(o[:, None])).reshape(n) - lp_o
                 vocab = np.unique(np.concatenate([y_tok, x_tok, s_tok]))
                 col = {int(t): i for i, t in enumerate(vocab)}
-                logp = self.lm.token_logits(h[:n], torch.from_numpy(vocab)) - lse[:, None]  # [n, |vocab|]
+                logp = logits(h[:n], torch.from_numpy(vocab)) - lse[:, None]  # [n, |vocab|]
                 cy = np.array([col[int(t)] for t in y_tok])
                 cx = np.array([col[int(t)] for t in x_tok])
                 cs = np.array([col[int(t)] for t in s_tok])
@@ -304,7 +308,9 @@ class ReorderSearch:
             spans.append(span)
         if not groups:
             return
-        first = [self._first_logprobs(bases[k], g) for k, g in zip(owners, groups)]
+        rows_needed = [t for g in groups for t in [*(g.prefix[p] for p in g.starts), *(w[0] for w in g.windows if w)]]
+        out_rows = self.lm.output_rows(np.array(rows_needed, dtype=np.int64)) if self.lm.has_output_matrix else None
+        first = [self._first_logprobs(bases[k], g, out_rows) for k, g in zip(owners, groups)]
         states = self.lm.window_states(groups, first)
         # log p(original window) per candidate: from the base pass
         orig = [[float(bases[k].logprobs[p:e].sum()) for p, e in span] for k, span in zip(owners, spans)]
@@ -371,13 +377,14 @@ class ReorderSearch:
                 score = self.normalise(float(lp.sum()) - orig[g][w], cands[g][w].moved_words)
                 todo[g][0] = max(todo[g][0], score)
 
-    def _first_logprobs(self, base: "TokenScores", g: WindowGroup) -> list[float | None]:
+    def _first_logprobs(self, base: "TokenScores", g: WindowGroup, out_rows=None) -> list[float | None]:
         """Log-prob of each window's first token from the base pass's kept hidden states.
 
         That token is predicted from the unchanged prefix, i.e. from the very state that
         predicted the written token there, whose log-normaliser the base pass fixes
         (``logit(written) - logprob(written)``): a dot product instead of a row of the output
-        layer. None (computed in the pass) when the states were not kept.
+        layer. None (computed in the pass) when the states were not kept. ``out_rows``: the output
+        rows these dot products need, gathered once for all groups (:meth:`CausalLM.output_rows`).
         """
         import torch
 
@@ -388,8 +395,9 @@ class ReorderSearch:
             h = torch.from_numpy(base.hidden[starts]).float()
             written = torch.tensor([g.prefix[p] for p in starts])[:, None]
             new = torch.tensor([w[0] for w in g.windows])[:, None]
-            lse = self.lm.token_logits(h, written)[:, 0] - base.logprobs[starts].astype(np.float64)
-            return [float(v) for v in self.lm.token_logits(h, new)[:, 0] - lse]
+            logits = out_rows.logits if out_rows is not None else self.lm.token_logits
+            lse = logits(h, written)[:, 0] - base.logprobs[starts].astype(np.float64)
+            return [float(v) for v in logits(h, new)[:, 0] - lse]
 
     # -- both stages ---------------------------------------------------------------------
 
