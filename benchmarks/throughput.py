@@ -105,7 +105,7 @@ def flops_per_token(model, ctx: float) -> float:
 
 
 def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_check: bool, device: str = "cpu",
-          share: float = 0.0, batch_tokens: int = 4096, batch_size: int = 64, workers: Sequence[int] = (1,)) -> dict:
+          share: float = 0.0, batch_tokens: int = 4096, batch_size: int = 64, workers: Sequence[int] = (1,), per_chunk: int = 32) -> dict:
     from mtqa.models import resolve
     from mtqa.models.lm import CausalLM
 
@@ -134,13 +134,13 @@ def bench(model_name: str, dtype: str, n: int, threads: int | None, entropy_chec
         res["no_entropy_tok_s"] = n_tokens / (time.perf_counter() - t)
     ctx = n_tokens / n / 2
     res["gflop_per_token"] = flops_per_token(lm.model, ctx) / 1e9
-    res["pipelines"] = [pipeline(sentences, model_name, device, dtype, threads, batch_tokens, batch_size, w, res)
-                        for w in workers]
+    res["pipelines"] = [pipeline(sentences, model_name, device, dtype, threads, batch_tokens, batch_size, w, res,
+                                 per_chunk) for w in workers]
     return res
 
 
 def pipeline(sentences: list[str], model_name: str, device: str, dtype: str, threads: int | None, batch_tokens: int,
-             batch_size: int, workers: int, bare: dict) -> dict:
+             batch_size: int, workers: int, bare: dict, per_chunk: int = 32) -> dict:
     """The full ``mtqa score`` pipeline over ``sentences`` (8 to an article), timed like the bare pass.
 
     The engine (the model, or ``workers`` processes with one model each) is built before the
@@ -154,7 +154,7 @@ def pipeline(sentences: list[str], model_name: str, device: str, dtype: str, thr
     with tempfile.TemporaryDirectory() as tmp:
         inp = write_inputs(sentences, Path(tmp))
         cfg = JobConfig.model_validate({"inputs": [str(inp)], "output": f"{tmp}/out", "progress": False,
-                                        "workers": workers,
+                                        "workers": workers, "articles_per_chunk": per_chunk,
                                         "model": {"name": model_name, "device": device, "dtype": dtype,
                                                   "threads": threads, "batch_tokens": batch_tokens,
                                                   "batch_size": batch_size}})
@@ -248,6 +248,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1],
                     help="pipeline only: score in this many worker processes (mtqa score --workers), one pipeline "
                          "run per value; the bare pass stays one process with all threads")
+    ap.add_argument("--articles-per-chunk", type=int, default=32,
+                    help="pipeline only (mtqa's default 32; the corpus has 8 sentences to an article): smaller chunks "
+                         "give many workers enough to share on a small corpus")
     ap.add_argument("--entropy-cost", action="store_true", help="also time the forward pass without entropies")
     ap.add_argument("--memory", action="store_true", help="peak RSS for 1k and 100k sentences (fresh processes)")
     ap.add_argument("--memory-model", default="smollm2-135m")
@@ -282,7 +285,7 @@ def main() -> None:
     best = max(peaks, key=peaks.get)
     for dtype, share in ((d, p) for d in args.dtype for p in args.perturbed):
         r = bench(args.model, dtype, args.sentences, args.threads, args.entropy_cost, args.device, share,
-                  args.batch_tokens, args.batch_size, args.workers)
+                  args.batch_tokens, args.batch_size, args.workers, args.articles_per_chunk)
         text = f"{share:.0%} of sentences perturbed" if share else "clean text"
         print(f"[{r['model']} {dtype}{' ' + args.device if args.device != 'cpu' else ''}, {text}, batches of "
               f"{args.batch_size} sentences / {args.batch_tokens} tokens] {r['sentences']} sentences, "
@@ -293,6 +296,7 @@ def main() -> None:
         print(line)
         for p in r["pipelines"]:
             how = f" ({p['workers']} worker processes)" if p["workers"] > 1 else ""
+            how += f" ({args.articles_per_chunk} articles per chunk)" if args.articles_per_chunk != 32 else ""
             print(f"  pipeline{how}: {p['pipe_tok_s']:8.1f} tokens/s  {p['pipe_sent_s']:.1f} sentences/s   "
                   f"pipeline/bare = {p['ratio']:.2f} (aim >= 0.9)")
             print(f"  effective:     {p['pipe_gflops']:8.1f} GFLOP/s = {p['pipe_gflops'] / peaks[best]:.3f} of the machine's "
@@ -302,7 +306,7 @@ def main() -> None:
             if steps.get("lm"):
                 print("  pipeline steps, as a share of its base LM pass (the lm signal): "
                       + ", ".join(f"{k} {v / steps['lm']:.2f}" for k, v in steps.items() if k != "lm")
-                      + f" (word-order search aim <= 0.1; run.json timings.steps_s{', summed over the workers' if how else ''}"
+                      + f" (word-order search aim <= 0.1; run.json timings.steps_s{', summed over the workers' if p['workers'] > 1 else ''}"
                         f": {steps})")
     if args.memory:
         what = "stub scorer (reader+segmentation+writer)" if args.memory_stub else f"{args.memory_model} bfloat16"

@@ -26,7 +26,7 @@ from mtqa.errors import InputError, MtqaError
 from mtqa.progress import JobProgress, ProgressCallback
 from mtqa.readers import InputFile, read_inputs
 from mtqa.scorer import Scorer  # noqa: F401 - re-exported: tests patch mtqa.pipeline.Scorer.build
-from mtqa.segment import segment, segmenter_signature
+from mtqa.segment import has_text, segment, segmenter_signature
 from mtqa.signature import package_versions
 from mtqa.types import Article
 from mtqa.writers import (OutputLock, ShardWriter, check_output, check_target, chunk_digest, job_key, write_failure,
@@ -40,12 +40,14 @@ def chunks(items: Iterable[Article], size: int) -> Iterator[list[Article]]:
 
 
 def job_chunks(config: JobConfig, report: Callable[[InputError], None], inventory: list[InputFile],
-               is_done: Callable[[int, str], bool] = lambda k, digest: False) -> Iterator[Chunk]:
+               is_done: Callable[[int, str], bool] = lambda k, digest: False, *, segmented: bool = True) -> Iterator[Chunk]:
     """Read, number and segment the job's chunks; only this shard's (``k % num_shards == shard_index``).
 
     Readers are deterministic, so chunk ``k`` always holds the same articles: that is what
     makes resuming, sharding and merging exact. Chunks already done (same content hash) are
     yielded with ``done=True`` after segmentation (so their input problems are still reported).
+    ``segmented=False``: the engine segments (``Chunk.segmented`` False); articles with nothing
+    to segment are reported and dropped here all the same (:func:`mtqa.segment.has_text`).
     """
     # the output folder is left out of folder expansion: an OUT inside an input folder is not input
     exclude = [config.output] if config.output else []
@@ -55,11 +57,15 @@ def job_chunks(config: JobConfig, report: Callable[[InputError], None], inventor
             continue
         ids = [a.article_id for a in chunk]
         digest = chunk_digest(chunk)
+        kept = []
         for article in chunk:
-            article.sentences = segment(article, config.unit)
-            if not article.sentences:
+            if segmented:
+                article.sentences = segment(article, config.unit)
+            if article.sentences if segmented else has_text(article.text):
+                kept.append(article)
+            else:
                 report(InputError(article.origin, "no text to score after segmentation (skipped)"))
-        yield Chunk(k, [a for a in chunk if a.sentences], ids, done=is_done(k, digest), digest=digest)
+        yield Chunk(k, kept, ids, done=is_done(k, digest), digest=digest, segmented=segmented)
 
 
 def _skips_counted(todo: Iterator[Chunk], tracker: JobProgress) -> Iterator[Chunk]:
@@ -210,7 +216,9 @@ def _run_locked(config: JobConfig, present: list[str], out: Path, key: str, resu
     inventory: list[InputFile] = []
     # the missing inputs were reported already; read the others (run.json keeps the config as given)
     reading = config.model_copy(update={"inputs": present})
-    todo = prefetched(job_chunks(reading, report, inventory, writer.is_done), config.prefetch)
+    # an engine that segments in its workers (engines.processes) gets the chunks unsegmented
+    segmented = not getattr(engine, "segments", False)
+    todo = prefetched(job_chunks(reading, report, inventory, writer.is_done, segmented=segmented), config.prefetch)
     if tracker is not None:
         tracker.start()
         todo = _skips_counted(todo, tracker)

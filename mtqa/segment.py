@@ -120,6 +120,17 @@ def paragraph_spans(paragraph: str, limit: int | None = None) -> Iterator[tuple[
         pos, cut_before = next_pos, cut_after
 
 
+def has_text(text: str) -> bool:
+    """Does :func:`segment` find anything to score in ``text`` (either unit)?
+
+    It does exactly when the text is not all whitespace: every line left non-empty by
+    stripping is a paragraph, and a paragraph always yields a sentence (:func:`_sentence_spans`
+    keeps whatever pysbd drops or changes). A job that segments elsewhere (worker processes,
+    :mod:`mtqa.engines.processes`) reports the texts it will skip with this, without pysbd.
+    """
+    return not text.isspace() and bool(text)
+
+
 def segment(article: Article, unit: Unit = "article") -> list[Sentence]:
     """Return the article's sentences (``unit='segment'``: the whole text as one unit)."""
     text = article.text

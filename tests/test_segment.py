@@ -134,3 +134,19 @@ def test_megabyte_line_without_punctuation_is_linear():
     elapsed = time.perf_counter() - t0
     assert all(s.cut for s in sents) and sum(len(s.text) for s in sents) > 0.9 * len(text)
     assert elapsed < 120, f"1 MB line took {elapsed:.0f} s"
+
+
+def test_has_text_says_whether_segmentation_finds_anything():
+    """Engines that segment in their workers report the skipped texts with has_text, so it must
+    agree with segment() on every text, both units: blanks of every kind, symbols pysbd drops, ..."""
+    import random
+
+    from mtqa.segment import has_text
+
+    pieces = ["", " ", "\n", "\t", "\u00a0", "\u2003", "\r\n", "\u3000", "\x0b", "...", "—", "•", "#", "a", "Word.",
+              "Back to top button", "“", "\u200b", "$ 40", "?!", "\u0301"]
+    rng = random.Random(7)
+    texts = pieces + ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(400)]
+    for text in texts:
+        for unit in ("article", "segment"):
+            assert has_text(text) == bool(segment(_art(text), unit)), (repr(text), unit)

@@ -22,13 +22,19 @@ if TYPE_CHECKING:
 @dataclass
 class Chunk:
     """Chunk ``k`` of the job: its articles (segmented, empty ones dropped), all their ids, and the
-    hash of its input content (:func:`mtqa.writers.chunk_digest`) that resuming checks."""
+    hash of its input content (:func:`mtqa.writers.chunk_digest`) that resuming checks.
+
+    An engine whose ``segments`` attribute is True gets the articles unsegmented and segments
+    them where it scores them (in parallel, off the driver)."""
 
     k: int
     articles: list[Article]
     ids: list[str]
     done: bool = False
     digest: str = ""
+    #: False: the articles are not segmented yet (an engine with ``segments = True`` does it; every
+    #: article here has text to segment, :func:`mtqa.segment.has_text`)
+    segmented: bool = True
 
 
 #: ``on_step(chunk, share)``: the engine has done ``share`` (0-1] of ``chunk`` (progress display)

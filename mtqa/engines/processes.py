@@ -6,9 +6,10 @@ combiner), which one process runs on one core. N processes run it on N cores and
 GPU (benchmarks/throughput.py ``--workers``; README *Speed*). On a CPU without spare cores
 it buys little: each process gets ``cores / N`` torch threads.
 
-This process stays the driver: it reads, segments and numbers the chunks as for a local run
-and writes what comes back through the same :class:`mtqa.writers.ShardWriter`, so the output
-folder, resume and shards behave as in a local run, and the numbers are the same (each chunk
+This process stays the driver: it reads and numbers the chunks as for a local run (the
+workers segment them: ``segments``) and writes what comes back through the same
+:class:`mtqa.writers.ShardWriter`, so the output folder, resume and shards behave as in a
+local run, and the numbers are the same (each chunk
 is scored on its own, its LM cache cleared; ``tests/engines/test_processes.py`` compares the
 two). At most ``2 x N`` chunks are in flight, so the driver never holds the whole corpus.
 
@@ -55,9 +56,15 @@ def _work(config: dict, tasks: Any, results: Any, index: int) -> None:
     except BaseException as exc:  # noqa: BLE001 - reported to the driver, which stops the job
         results.put(("failed", index, _explain(exc)))
         return
+    unit = scorer.config.unit
     while (task := tasks.get()) is not None:
-        k, articles = task
+        k, articles, segmented = task
         try:
+            if not segmented:
+                from mtqa.segment import segment
+
+                for a in articles:
+                    a.sentences = segment(a, unit)
             before = dict(scorer.step_totals)
             sentence_rows, article_rows = scorer.score_chunk(articles)
             steps = {name: s - before.get(name, 0.0) for name, s in scorer.step_totals.items()}
@@ -78,6 +85,10 @@ def _explain(exc: BaseException, k: int | None = None) -> tuple[bool, str]:
 
 class ProcessEngine:
     """Chunks go to ``workers`` processes as they free up; progress moves per scored chunk."""
+
+    #: the workers segment the chunks (pysbd is the driver's largest cost otherwise: ~1 ms a
+    #: sentence, which capped 8 workers on a GPU below their pace)
+    segments = True
 
     def __init__(self, config: JobConfig, log: Callable[[str], None] = print):
         from mtqa.models import resolve
@@ -153,7 +164,7 @@ class ProcessEngine:
                     yield chunk, [], []
                 else:
                     pending[chunk.k] = chunk
-                    self.tasks.put((chunk.k, chunk.articles))
+                    self.tasks.put((chunk.k, chunk.articles, chunk.segmented))
             self._in_flight = len(pending)
             if not pending:
                 return
