@@ -11,7 +11,8 @@
 #   ...
 #   bash benchmarks/gpu_offline.sh run N           # carry [".gpu/cN"]; reassembles, converts, benchmarks
 #   (DTYPES="bfloat16 float32" or none; WORKERS="1 8": one pipeline run per number of worker
-#   processes; PROFILE=1 adds benchmarks/profile_pipeline.py; SENTENCES=2000)
+#   processes; ARGS: more throughput.py options; PROFILE=1 adds benchmarks/profile_pipeline.py;
+#   SENTENCES=2000)
 #
 # Why not benchmarks/gpu.sh: that one makes a venv and pip-installs mtqa, which needs a registry
 # (or a wheel folder of ~300 MB that a 64 MiB call cannot carry). Here the machine's own python3
@@ -34,6 +35,7 @@ PER_CALL="${PER_CALL:-54000000}"  # bytes carried per call; the tracked files (~
 SENTENCES="${SENTENCES:-2000}"
 DTYPES="${DTYPES:-bfloat16}"
 WORKERS="${WORKERS:-1 8}"  # pipeline runs: mtqa score --workers N (the host has 16 cores)
+ARGS="${ARGS:-}"  # more throughput.py options, e.g. "--articles-per-chunk 8 --perturbed 0"
 PROFILE="${PROFILE:-0}"  # 1: also benchmarks/profile_pipeline.py (where the pipeline's host time goes)
 DEVICE="${DEVICE:-cuda}"  # cpu: a dry run of every step on a machine without a GPU
 PYVER="${PYVER:-3.12}"
@@ -141,7 +143,7 @@ run() {
     [[ "$DTYPES" == none ]] && DTYPES=""
     for dtype in $DTYPES; do
         say "throughput: $DEVICE, $dtype, $SENTENCES sentences"
-        python3 benchmarks/throughput.py --device "$DEVICE" --dtype "$dtype" --sentences "$SENTENCES" --workers $WORKERS 2>&1 \
+        python3 benchmarks/throughput.py --device "$DEVICE" --dtype "$dtype" --sentences "$SENTENCES" --workers $WORKERS $ARGS 2>&1 \
             | grep -v "Loading weights" | tee -a "$REPORT" \
             || fail "throughput.py failed ($dtype)"
     done

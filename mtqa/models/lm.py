@@ -140,6 +140,7 @@ class CausalLM:
             torch.set_num_threads(threads)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device, quantize)
+        self.path = path
         self.max_tokens = max_tokens
         self.batch_tokens = batch_tokens
         self.batch_size = batch_size

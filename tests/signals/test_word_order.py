@@ -223,3 +223,30 @@ def test_declares_columns_labels_and_settings(lm):
     assert {c.dtype for c in sig.columns} == {"float32", "string"}
     assert "word_order" in sig.labels
     assert "threshold=4.0" in sig.signature() and sig.signature().startswith("word_order:")
+
+
+def test_the_shortlist_is_kept_on_disk_and_a_damaged_copy_is_rebuilt(lm, tmp_path, monkeypatch):
+    import numpy as np
+    import torch
+    import wordfreq
+
+    from mtqa.signals.word_order import search
+
+    real, calls = wordfreq.top_n_list, []
+    monkeypatch.setattr(wordfreq, "top_n_list", lambda *a, **k: calls.append(a) or real(*a, **k))
+    monkeypatch.setenv("MTQA_HOME", str(tmp_path))
+    monkeypatch.setattr(search, "_shortlists", {})
+    built = search.english_shortlist(lm).clone()
+    (kept,) = (tmp_path / "cache").glob("shortlist-*.npy")
+    assert len(calls) == 1 and np.array_equal(np.load(kept), built.numpy())
+    assert 15_000 < len(built) < 25_000 and bool((built[1:] > built[:-1]).all())
+    monkeypatch.setattr(search, "_shortlists", {})  # a new process: read from disk, wordfreq not asked
+    assert torch.equal(search.english_shortlist(lm), built) and len(calls) == 1
+    for damage in (b"not a numpy file", None):
+        if damage is None:  # a readable file whose ids do not fit the vocabulary
+            np.save(kept, np.array([1, 2, len(lm.tokenizer) + 5], dtype=np.int64))
+        else:
+            kept.write_bytes(damage)
+        monkeypatch.setattr(search, "_shortlists", {})
+        assert torch.equal(search.english_shortlist(lm), built)
+    assert len(calls) == 3 and np.array_equal(np.load(kept), built.numpy())

@@ -129,19 +129,73 @@ def english_shortlist(lm: "CausalLM"):
     search depends on it (:meth:`ReorderSearch._best_only_logprobs` bounds with it, and scores
     exactly whatever the bound cannot rule out), never its result. 5,000 words was the cheapest
     of 2,000 / 5,000 / 20,000 on the tuning rows (shortlist cost plus exact windows: 0.49 /
-    0.47 / 0.55 of scoring every window exactly). Built once per tokenizer (~0.1 s).
+    0.47 / 0.55 of scoring every window exactly). Built once per tokenizer: about 1 s on a
+    2-core CPU (wordfreq's list and 20,000 encodings), a third of what a one-sentence job
+    spends scoring, so it is also kept on disk (:func:`_shortlist_file`).
     """
     import torch
-    from wordfreq import top_n_list
 
     key = id(lm.tokenizer)
     if key not in _shortlists:
-        forms = set(" .,;:!?\"'()-%$0123456789")
-        for w in top_n_list("en", SHORTLIST_WORDS):
-            forms.update((w, " " + w, w.capitalize(), " " + w.capitalize()))
-        ids = {i for enc in lm.tokenizer(sorted(forms), add_special_tokens=False)["input_ids"] for i in enc}
-        _shortlists[key] = (lm.tokenizer, torch.tensor(sorted(ids), dtype=torch.long))
+        cached = _shortlist_file(lm)
+        ids = _load_shortlist(cached, len(lm.tokenizer)) if cached is not None else None
+        if ids is None:
+            from wordfreq import top_n_list
+
+            forms = set(" .,;:!?\"'()-%$0123456789")
+            for w in top_n_list("en", SHORTLIST_WORDS):
+                forms.update((w, " " + w, w.capitalize(), " " + w.capitalize()))
+            found = {i for enc in lm.tokenizer(sorted(forms), add_special_tokens=False)["input_ids"] for i in enc}
+            ids = np.array(sorted(found), dtype=np.int64)
+            if cached is not None:
+                _save_shortlist(cached, ids)
+        _shortlists[key] = (lm.tokenizer, torch.from_numpy(ids))
     return _shortlists[key][1]
+
+
+def _shortlist_file(lm: "CausalLM") -> "Path | None":
+    """Where the shortlist of ``lm``'s tokenizer is kept: ``$MTQA_HOME/cache/shortlist-KEY.npy``, KEY
+    from the tokenizer file (path, size, modification time), ``SHORTLIST_WORDS`` and wordfreq's
+    version. None for a tokenizer without a ``tokenizer.json`` in the model folder. A stale or
+    damaged file can only cost time: any set of token ids gives valid bounds (see above), and
+    one that does not fit the vocabulary is rebuilt."""
+    import hashlib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from mtqa.models.embedded import mtqa_home
+
+    tok = Path(getattr(lm, "path", "") or "") / "tokenizer.json"
+    try:
+        st = tok.stat()
+    except OSError:
+        return None
+    key = f"{tok.resolve()}|{st.st_size}|{st.st_mtime_ns}|{SHORTLIST_WORDS}|wordfreq-{version('wordfreq')}"
+    return mtqa_home() / "cache" / f"shortlist-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npy"
+
+
+def _load_shortlist(path: "Path", vocab: int) -> np.ndarray | None:
+    try:
+        ids = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    ok = ids.ndim == 1 and ids.dtype == np.int64 and len(ids) and ids[0] >= 0 and ids[-1] < vocab \
+        and bool(np.all(ids[1:] > ids[:-1]))
+    return ids if ok else None
+
+
+def _save_shortlist(path: "Path", ids: np.ndarray) -> None:
+    """Written whole (a temporary file renamed into place); a home that cannot be written is no error."""
+    import os
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            np.save(fh, ids)
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 class ReorderSearch:
