@@ -177,7 +177,8 @@ class ProcessEngine:
             yield pending.pop(k), sentence_rows, article_rows
 
     def step_totals(self) -> dict[str, float]:
-        """Seconds per scoring step, summed over the chunks and the workers (CPU-seconds, not wall time)."""
+        """Seconds per scoring step, summed over the chunks and over the workers (which run side by side,
+        so the sums exceed the job's wall time)."""
         return dict(self.step_totals_)
 
     def close(self) -> None:

@@ -42,3 +42,22 @@ def test_a_worker_that_cannot_load_the_model_stops_the_job_in_one_line(tmp_path)
 def test_threads_are_shared_out():
     assert worker_threads(2, 3) == 3  # configured: kept
     assert worker_threads(64, None) == 1  # never below one
+
+
+def test_a_dead_worker_stops_the_job_in_one_line_and_what_was_written_resumes(tmp_path, tiny_model):
+    corpus = write_corpus(tmp_path / "in", n_files=2, rows_per_file=4, seed=9)
+    cfg = config([corpus], tmp_path / "out", tiny_model, workers=2)
+    engine = build_engine(cfg, log=lambda m: None)
+    try:
+        for p in engine.procs:  # killed as the kernel kills a process out of memory
+            p.kill()
+            p.join()
+        with pytest.raises(MtqaError, match="died .*exit code -9.*rerun the same command to resume") as err:
+            run_job(cfg, log=lambda m: None, engine=engine)
+        assert "\n" not in str(err.value)
+    finally:
+        engine.close()
+    local = tmp_path / "local"
+    run_job(config([corpus], local, tiny_model))
+    run_job(cfg)  # the same command again: a fresh set of workers finishes the job
+    assert_same_rows(load_tables(local), load_tables(tmp_path / "out"))
