@@ -60,9 +60,10 @@ class Scorer:
         t0 = time.perf_counter()
         if config.progress:
             log(f"mtqa: loading {model.name} ({_setup(m)}) ...")
-        # batch settings live on the model; hidden states are kept for the word-order search
+        # batch settings live on the model; hidden states, keys and values are kept for the word-order search
         lm = CausalLM(model.path, device=m.device, dtype=m.dtype, threads=m.threads, max_tokens=m.max_tokens,
-                      quantize=m.quantize, batch_tokens=m.batch_tokens, batch_size=m.batch_size, keep_hidden=True)
+                      quantize=m.quantize, batch_tokens=m.batch_tokens, batch_size=m.batch_size, keep_hidden=True,
+                      keep_kv="word_order" in config.signals)
         from mtqa.heads import build_detector
 
         scorer = cls(config, model, lm, build_signals(config, lm), build_combiner(config, model.name),

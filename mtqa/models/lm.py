@@ -51,6 +51,11 @@ class TokenScores:
     # model built with ``keep_hidden=True``; the word-order search reads it instead of running
     # the model's body over the sentence a second time.
     hidden: np.ndarray | None = None
+    # float16 [layers, 2, kv heads, n + 1, head dim]: the attention keys and values of the start
+    # token and the n tokens, kept only by a model built with ``keep_kv=True`` (within its
+    # ``kv_budget``); the word-order search continues from them instead of running the model's
+    # body over a sentence's prefix again (:func:`mtqa.models.windows.window_states`).
+    kv: np.ndarray | None = None
 
     @property
     def surprisals(self) -> np.ndarray:
@@ -81,6 +86,25 @@ class OutputRows:
         if self.softcap:
             x = torch.tanh(x / self.softcap) * self.softcap
         return x.numpy().astype(np.float64)
+
+
+def _stacked_kv(out, width: int) -> np.ndarray | None:
+    """The attention keys and values a decoder pass left in its cache, as float16
+    [layers, 2, batch, kv heads, width, head dim] on the CPU; None when the cache does not hold
+    every position of every layer (a sliding-window layer that dropped the oldest: sequences
+    longer than its window), or has an unknown layout."""
+    cache = getattr(out, "cache", None)  # transformers >= 5.2x; "past_key_values" before
+    if cache is None:
+        cache = getattr(out, "past_key_values", None)
+    layers = getattr(cache, "layers", None)
+    if not layers:
+        return None
+    keys = [getattr(layer, "keys", None) for layer in layers]
+    values = [getattr(layer, "values", None) for layer in layers]
+    if any(k is None or v is None or k.dim() != 4 or k.shape[2] != width or v.shape != k.shape
+           for k, v in zip(keys, values)):
+        return None
+    return torch.stack([torch.stack(keys), torch.stack(values)], dim=1).to(torch.float16).cpu().numpy()
 
 
 def load_tokenizer(path: str):
@@ -129,6 +153,8 @@ class CausalLM:
         batch_tokens: int = 4096,
         batch_size: int = 64,
         keep_hidden: bool = False,
+        keep_kv: bool = False,
+        kv_budget: int = 16384,
         head_chunk: int = 256,
         cache_size: int = 8192,
         quantize: str = "none",
@@ -145,6 +171,8 @@ class CausalLM:
         self.batch_tokens = batch_tokens
         self.batch_size = batch_size
         self.keep_hidden = keep_hidden
+        self.keep_kv = keep_kv
+        self.kv_budget = kv_budget
         self.head_chunk = head_chunk
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.path.isdir(path)
         try:
@@ -179,8 +207,8 @@ class CausalLM:
         self.cache_size = cache_size
 
     #: settings :meth:`variant` may change (they change how passes run, not the weights)
-    VARIANT_SETTINGS = ("max_tokens", "batch_tokens", "batch_size", "keep_hidden", "head_chunk", "cache_size",
-                        "entropy")
+    VARIANT_SETTINGS = ("max_tokens", "batch_tokens", "batch_size", "keep_hidden", "keep_kv", "kv_budget", "head_chunk",
+                        "cache_size", "entropy")
 
     def variant(self, **settings) -> "CausalLM":
         """This model (weights and tokenizer shared, not copied) with other pass settings and an
@@ -244,18 +272,22 @@ class CausalLM:
         offs_list = enc["offset_mapping"]
         results: list[TokenScores | None] = [None] * len(texts)
         lengths = [min(len(ids), self.max_tokens) + 1 for ids in ids_list]
+        kv_left = self.kv_budget if self.keep_kv else 0
         for batch in self.batches(lengths, sort_keys=[len(ids) for ids in ids_list]):
-            self._run(batch, ids_list, offs_list, results)
+            kept = sum(lengths[i] for i in batch)
+            self._run(batch, ids_list, offs_list, results, keep_kv=kept <= kv_left)
+            if kept <= kv_left:
+                kv_left -= kept
         return results  # type: ignore[return-value]
 
-    def _run(self, batch, ids_list, offs_list, results) -> None:
+    def _run(self, batch, ids_list, offs_list, results, keep_kv: bool = False) -> None:
         seqs = [[self.prefix_id] + list(ids_list[i][: self.max_tokens]) for i in batch]
         input_ids, mask = pad_batch(seqs, self.pad_id)
         input_ids, mask = input_ids.to(self.device), mask.to(self.device)
         # positions t predict token t+1; keep only those whose target is a real token
         target_mask = mask[:, 1:].bool()
         targets = input_ids[:, 1:][target_mask]
-        logprobs, entropies, hidden = self._target_logprobs(input_ids, mask, target_mask, targets)
+        logprobs, entropies, hidden, kv = self._target_logprobs(input_ids, mask, target_mask, targets, keep_kv)
         cursor = 0
         for row, i in enumerate(batch):
             n = len(seqs[row]) - 1
@@ -266,14 +298,18 @@ class CausalLM:
                 entropies=entropies[cursor : cursor + n],
                 truncated=len(ids_list[i]) > self.max_tokens,
                 hidden=hidden[cursor : cursor + n] if hidden is not None else None,
+                kv=np.ascontiguousarray(kv[:, :, row, :, : n + 1]) if kv is not None else None,
             )
             cursor += n
 
-    def _target_logprobs(self, input_ids, mask, target_mask, targets):
+    def _target_logprobs(self, input_ids, mask, target_mask, targets, keep_kv: bool = False):
         decoder, head = self._decoder_and_head()
+        kv = None
         if decoder is not None:
-            hidden = decoder(input_ids=input_ids, attention_mask=mask, use_cache=False).last_hidden_state
-            hidden = hidden[:, :-1][target_mask]
+            out = decoder(input_ids=input_ids, attention_mask=mask, use_cache=keep_kv)
+            if keep_kv:
+                kv = _stacked_kv(out, input_ids.shape[1])
+            hidden = out.last_hidden_state[:, :-1][target_mask]
         else:  # unusual architecture: fall back to the full forward pass
             logits = self.model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits[:, :-1][target_mask]
             hidden = None
@@ -299,7 +335,7 @@ class CausalLM:
                 lse = torch.logsumexp(z, dim=-1)
             out_lp[sl] = tz - lse
         kept = hidden.to(torch.float16).cpu().numpy() if self.keep_hidden and hidden is not None else None
-        return out_lp.cpu().numpy(), out_ent.cpu().numpy(), kept
+        return out_lp.cpu().numpy(), out_ent.cpu().numpy(), kept, kv
 
     # -- conditional log-probs: the tail of a text given its head ----------------------------
 
@@ -382,13 +418,14 @@ class CausalLM:
                 out[i] = hidden[r, : len(seqs[i]) + 1].float().cpu()
         return out
 
-    def window_states(self, groups, first=None):
+    def window_states(self, groups, first=None, kv=None):
         """The body pass of :meth:`score_windows` alone: per window, the hidden states that predict its
         tokens (:class:`~mtqa.models.windows.WindowStates`), for a caller that runs the output
-        layer only where it must (:meth:`head_logprob_bounds`, then :meth:`head_logprobs`)."""
+        layer only where it must (:meth:`head_logprob_bounds`, then :meth:`head_logprobs`);
+        ``kv[g]``: group g's prefix keys and values from the base pass (:attr:`TokenScores.kv`)."""
         from mtqa.models.windows import window_states
 
-        return window_states(self, groups, first)
+        return window_states(self, groups, first, kv)
 
     def score_windows(self, groups, first=None) -> list[list[np.ndarray]]:
         """Per :class:`~mtqa.models.windows.WindowGroup`, per window: float32 log-probs of the

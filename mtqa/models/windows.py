@@ -98,16 +98,38 @@ def pack_rows(lengths: Sequence[int], capacity: int) -> list[list[int]]:
     return rows
 
 
+def _cache_argument(decoder) -> str | None:
+    """The name under which the decoder takes a key/value cache (``cache`` in transformers >= 5.2x,
+    ``past_key_values`` before); None when it takes neither."""
+    import inspect
+
+    params = inspect.signature(decoder.forward).parameters
+    return next((name for name in ("cache", "past_key_values") if name in params), None)
+
+
 @torch.inference_mode()
 def window_states(lm: "CausalLM", groups: Sequence[WindowGroup],
-                  first: Sequence[Sequence[float | None]] | None = None) -> WindowStates:
+                  first: Sequence[Sequence[float | None]] | None = None,
+                  kv: Sequence[np.ndarray | None] | None = None) -> WindowStates:
     """The model's body over all windows (packed); see :class:`WindowStates`.
 
     ``first[g][w]``, when given and not None, is the log-prob of window ``w``'s first token,
     known already (it is predicted from the unchanged prefix, as in the base pass): no state is
     kept for it. Batches follow the model's ``batch_tokens``/``batch_size``.
+
+    ``kv[g]``: the base pass's attention keys and values of group ``g``'s prefix
+    (:attr:`TokenScores.kv`). When every group has them and every window's first log-prob is
+    known, the body runs over the windows' own tokens only, continuing from those keys and
+    values (:func:`_continued_states`) instead of running over each prefix again: the prefix
+    was ~90% of this pass's tokens once windows were priced short (one sentence of 20 tokens,
+    a window of 2-3).
     """
     decoder, _head = lm._decoder_and_head()
+    if (kv is not None and decoder is not None and len(kv) == len(groups) and all(x is not None for x in kv)
+            and first is not None and all(f is not None for fs in first for f in fs)
+            and _cache_argument(decoder) is not None
+            and attention_mask_4d(lm, torch.ones(1, 1, 1, dtype=torch.bool)) is not None):
+        return _continued_states(lm, decoder, groups, first, kv)
     packable = decoder is not None and attention_mask_4d(lm, torch.ones(1, 1, 1, dtype=torch.bool)) is not None
     known = [[first[g][w] if first is not None else None for w in range(len(grp.windows))]
              for g, grp in enumerate(groups)]
@@ -197,6 +219,84 @@ def window_states(lm: "CausalLM", groups: Sequence[WindowGroup],
     computed = np.concatenate(computed_parts) if computed_parts else None
     if hidden_all is None and computed is None:
         computed = np.zeros(0, np.float32)
+    return WindowStates(hidden_all, torch.tensor(target_parts, dtype=torch.long, device=lm.device), rows, known,
+                        computed)
+
+
+def _continued_states(lm: "CausalLM", decoder, groups: Sequence[WindowGroup], first: Sequence[Sequence[float]],
+                      kv: Sequence[np.ndarray]) -> WindowStates:
+    """:func:`window_states` continuing from the base pass's keys and values.
+
+    A group's *inputs* are its windows' tokens but the last, which is only a target (a window's
+    first token is predicted from the prefix, and its log-prob is known). Groups are packed
+    into rows by their inputs (first fit, longest first, as :func:`pack_rows` does for the
+    packed pass); a row's cache holds its groups' prefixes one after another, each up to its
+    latest window start, with the base pass's keys and values. Each input sees its own
+    group's prefix up to its window's start and its window's earlier inputs (a 4D mask over
+    cache + inputs), at the positions the tokens would have in the candidate. Same log-probs
+    as the packed pass up to float rounding (the keys and values are stored in float16).
+    """
+    from transformers import DynamicCache
+
+    known = [list(fs) for fs in first]
+    arg = _cache_argument(decoder)
+    kv_dtype = torch.bfloat16 if lm.rescoring_dtype() == "bfloat16" else lm.dtype
+    inputs = [[list(win[:max(len(win) - 1, 0)]) for win in grp.windows] for grp in groups]
+    q_len = [sum(len(x) for x in ins) for ins in inputs]
+    p_len = [max(grp.starts) + 1 if grp.starts else 0 for grp in groups]
+    todo = [g for g in range(len(groups)) if q_len[g]]
+    layout = [[todo[i] for i in row] for row in pack_rows([q_len[g] for g in todo], max((q_len[g] for g in todo), default=0))]
+    row_q = [sum(q_len[g] for g in row) for row in layout]
+    row_ctx = [sum(p_len[g] for g in row) for row in layout]
+    hidden_parts: list[torch.Tensor] = []
+    target_parts: list[int] = []
+    rows_of: dict[tuple[int, int], np.ndarray] = {}
+    n_rows = 0
+    layers, _, heads, _, dim = kv[todo[0]].shape if todo else (0, 2, 0, 0, 0)
+    # rows of similar input counts share a batch, bounded by cache + inputs as any batch is
+    for batch in lm.batches([row_q[r] + row_ctx[r] for r in range(len(layout))], sort_keys=row_q):
+        width = max(row_q[r] for r in batch)
+        ctx = max(row_ctx[r] for r in batch)
+        ids = torch.full((len(batch), width), lm.pad_id, dtype=torch.long)
+        pos = torch.zeros((len(batch), width), dtype=torch.long)
+        allowed = torch.zeros((len(batch), width, ctx + width), dtype=torch.bool)
+        past = np.zeros((layers, 2, len(batch), heads, ctx, dim), dtype=np.float16)
+        b_rows, b_cols = [], []
+        for r, row in enumerate(batch):
+            c_base, cursor = 0, 0
+            for g in layout[row]:
+                grp = groups[g]
+                past[:, :, r, :, c_base:c_base + p_len[g]] = kv[g][:, :, :, :p_len[g]]
+                for w, (s, ins) in enumerate(zip(grp.starts, inputs[g])):
+                    n = len(ins)
+                    if not n:
+                        continue
+                    ids[r, cursor:cursor + n] = torch.tensor(ins)
+                    pos[r, cursor:cursor + n] = torch.arange(s + 1, s + 1 + n)
+                    allowed[r, cursor:cursor + n, c_base:c_base + s + 1] = True  # the start token and prefix[:s]
+                    allowed[r, cursor:cursor + n, ctx + cursor:ctx + cursor + n] = torch.tril(
+                        torch.ones(n, n, dtype=torch.bool))
+                    rows_of[(g, w)] = np.arange(n_rows, n_rows + n)
+                    n_rows += n
+                    b_rows += [r] * n
+                    b_cols += list(range(cursor, cursor + n))
+                    target_parts += list(grp.windows[w][1:])
+                    cursor += n
+                c_base += p_len[g]
+            allowed[r, cursor:, 0] = True  # padding inputs see the first cached token (their output is never read)
+        cache = DynamicCache()
+        past_t = torch.from_numpy(past).to(lm.device, kv_dtype)
+        for layer in range(layers):
+            cache.update(past_t[layer, 0], past_t[layer, 1], layer)
+        mask = attention_mask_4d(lm, allowed)
+        with lm.rescoring_precision():
+            hidden = decoder(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device),
+                             position_ids=pos.to(lm.device), use_cache=True, **{arg: cache}).last_hidden_state
+        hidden_parts.append(hidden[torch.tensor(b_rows, device=lm.device), torch.tensor(b_cols, device=lm.device)])
+    empty = np.zeros(0, dtype=np.int64)
+    rows = [[rows_of.get((g, w), empty) for w in range(len(grp.windows))] for g, grp in enumerate(groups)]
+    hidden_all = torch.cat(hidden_parts) if hidden_parts else None
+    computed = None if hidden_all is not None else np.zeros(0, np.float32)
     return WindowStates(hidden_all, torch.tensor(target_parts, dtype=torch.long, device=lm.device), rows, known,
                         computed)
 

@@ -287,6 +287,65 @@ def test_score_windows_match_plain_passes(tiny_lm, monkeypatch, packed):
             np.testing.assert_allclose(lp, ref, atol=tol)
 
 
+def test_windows_continued_from_the_base_pass_keys_and_values_match_plain_passes(lm, monkeypatch):
+    """With the base pass's keys and values (``keep_kv``) the body runs over the windows' own
+    tokens only, groups side by side in rows, each input seeing its own group's prefix: the
+    same log-probs as a plain pass per window, up to the float16 the keys and values are
+    kept in. On Gemma (the real model: the tiny one barely reacts) letting a group see the
+    row's first start token, another group's, moved them by 0.4 nats here."""
+    from mtqa.models import windows
+    from mtqa.models.windows import WindowGroup
+
+    lm = lm.variant(keep_kv=True, keep_hidden=True, batch_tokens=64, batch_size=2)
+    tok = lambda t: lm.tokenizer(t, add_special_tokens=False)["input_ids"]  # noqa: E731
+    texts = [TEXTS[1], "The council met on Monday evening in the town hall."]
+    a, b = (tok(t) for t in texts)
+    bases = lm.score(texts)
+    cfg = lm.model.config
+    for ts, ids in zip(bases, (a, b)):
+        assert ts.kv.dtype == np.float16 and ts.kv.shape == (
+            cfg.num_hidden_layers, 2, cfg.num_key_value_heads, len(ids) + 1, cfg.head_dim)
+    groups = [WindowGroup(a, [3, 5, 3], [a[4:6] + a[3:4], a[6:8], tok(" rose")]),
+              WindowGroup(b, [0, 2], [b[1:3], b[3:4] + b[2:3] + b[4:5]]),
+              WindowGroup(b, [1], [b[2:3]]),
+              WindowGroup(a, [2], [a[4:11]])]
+    owner = [0, 1, 1, 0]
+    known = [[-1.0, -1.5, -0.5], [-2.0, -3.0], [-1.0], [-4.0]]  # first log-probs known: the continued pass needs them
+    states = lm.window_states(groups, known, [bases[k].kv for k in owner])
+    assert states.hidden.shape[0] == sum(len(w) - 1 for g in groups for w in g.windows)  # no prefix tokens
+    lp = lm.head_logprobs(states.hidden, states.targets).numpy()
+    for g, grp in enumerate(groups):
+        for w, (start, window) in enumerate(zip(grp.starts, grp.windows)):
+            got = states.window_logprobs(g, w, lp)
+            assert got[0] == np.float32(known[g][w])
+            np.testing.assert_allclose(got[1:], _window_reference(lm, grp.prefix, start, window)[1:], atol=0.02)
+    inputs = [n for n in (sum(len(w) - 1 for w in g.windows) for g in groups) if n]
+    assert any(len(row) > 1 for row in windows.pack_rows(inputs, max(inputs)))  # groups do share rows
+    # the continued pass ran above; without every group's keys and values, or without every
+    # first log-prob, the packed pass runs instead (same states to float16 rounding)
+    ran = []
+    monkeypatch.setattr(windows, "_continued_states", lambda *args: ran.append(1) or pytest.fail("continued"))
+    for kv, first in (([None, bases[1].kv, bases[1].kv], known), ([bases[k].kv for k in owner], None)):
+        packed = lm.window_states(groups, first, kv)
+        lp_packed = lm.head_logprobs(packed.hidden, packed.targets).numpy()
+        for g, grp in enumerate(groups):
+            for w in range(len(grp.windows)):
+                np.testing.assert_allclose(packed.window_logprobs(g, w, lp_packed)[1:],
+                                           states.window_logprobs(g, w, lp)[1:], atol=0.02)
+    assert not ran
+
+
+def test_keys_and_values_are_kept_within_the_budget_only(tiny_lm):
+    texts = [TEXTS[1], "The council met on Monday evening in the town hall.", "Short."]
+    lengths = [len(tiny_lm.tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts]
+    assert all(ts.kv is None for ts in tiny_lm.variant(keep_hidden=True).score(texts))  # off by default
+    every = tiny_lm.variant(keep_kv=True, batch_size=1, kv_budget=sum(lengths))
+    assert all(ts.kv is not None for ts in every.score(texts))
+    some = tiny_lm.variant(keep_kv=True, batch_size=1, kv_budget=max(lengths))
+    kept = [ts.kv is not None for ts in some.score(texts)]
+    assert 1 <= sum(kept) < len(texts)  # batches (one text each here) are kept while the budget lasts
+
+
 # -- batching helpers (no model) ----------------------------------------------------------------
 
 

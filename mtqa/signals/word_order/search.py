@@ -365,7 +365,7 @@ class ReorderSearch:
         rows_needed = [t for g in groups for t in [*(g.prefix[p] for p in g.starts), *(w[0] for w in g.windows if w)]]
         out_rows = self.lm.output_rows(np.array(rows_needed, dtype=np.int64)) if self.lm.has_output_matrix else None
         first = [self._first_logprobs(bases[k], g, out_rows) for k, g in zip(owners, groups)]
-        states = self.lm.window_states(groups, first)
+        states = self.lm.window_states(groups, first, [bases[k].kv for k in owners])
         # log p(original window) per candidate: from the base pass
         orig = [[float(bases[k].logprobs[p:e].sum()) for p, e in span] for k, span in zip(owners, spans)]
         if states.computed is not None:
