@@ -175,8 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         sample[kind] = [p for p in (perturbed[kind][i] for i in order) if p is not None][: args.per_kind]
 
     model = resolve(args.model)
-    # keep_hidden: the base pass keeps its hidden states for the search, as in mtqa score
-    lm = CausalLM(model.path, device="cpu", dtype=args.dtype, threads=args.threads, keep_hidden=True)
+    # keep_hidden, keep_kv: the base pass keeps its hidden states, keys and values for the search,
+    # as in mtqa score (which keeps them per chunk within kv_budget; here all sentences are one
+    # call, so the budget is lifted: about 18 KB a token)
+    lm = CausalLM(model.path, device="cpu", dtype=args.dtype, threads=args.threads, keep_hidden=True,
+                  keep_kv=True, kv_budget=10**9)
     overrides = {k: v for k, v in (("max_candidates", args.max_candidates), ("min_prior", args.min_prior),
                                    ("context_after", args.context_after),
                                    ("window_price", args.window_price)) if v is not None}

@@ -17,6 +17,11 @@ that predict its tokens (:class:`WindowStates`); :func:`score_windows` runs the 
 (:meth:`CausalLM.head_logprobs`, no entropy) on all of them. The body runs in
 :meth:`CausalLM.rescoring_precision` (bfloat16 where it is native). Models whose attention
 takes no 4D mask get one row per window instead.
+
+When the base pass kept each sentence's attention keys and values (``CausalLM(keep_kv=True)``,
+:attr:`TokenScores.kv`) and every window's first log-prob is known, the prefix does not run
+again: a row's cache holds its groups' prefixes and the body runs over the windows' tokens
+only (:func:`_continued_states`).
 """
 
 from __future__ import annotations
