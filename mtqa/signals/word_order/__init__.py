@@ -47,9 +47,11 @@ class WordOrderSignal(ReorderSearch, Signal):
     name = "word_order"
     # 2: stage 2 runs in bfloat16 where native (CausalLM.rescoring_precision, CausalLM.head_logprobs)
     # 3: a candidate is re-scored only when its prior pays for its window (``window_price``)
-    # 4: windows continue from the base pass's keys and values (kept in float16) where the model
-    #    kept them (``kv_budget`` tokens per chunk): window sums move by <= 0.004 nats
-    version = "4"
+    # Windows that continue from the base pass's keys and values (kept in float16; window sums
+    # move by <= 0.004 nats) show as the setting ``kv_budget``, present only when the model keeps
+    # them: a pass without them computes what version 3 always did, and keeps its signature
+    # (a feature cache of mtqa.train.extract stays valid).
+    version = "3"
     columns = (
         Column("word_order_score", "float32",
                "LM log-prob gain (nats) of the best local reordering over the sentence as written, divided by "
@@ -77,8 +79,8 @@ class WordOrderSignal(ReorderSearch, Signal):
                 "context_after": self.context_after, "max_words": self.max_words,
                 "max_tokens": self.lm.max_tokens, "log": "e",
                 # bfloat16 only where the hardware computes it natively (CausalLM.rescoring_dtype)
-                "rescoring": self.lm.rescoring_dtype(),
-                "kv_budget": self.lm.kv_budget if self.lm.keep_kv else 0}
+                "rescoring": self.lm.rescoring_dtype()} | (
+                    {"kv_budget": self.lm.kv_budget} if getattr(self.lm, "keep_kv", False) else {})
 
     def compute(self, articles: Sequence[Article]) -> SignalOutput:
         sentences = flatten(articles)
