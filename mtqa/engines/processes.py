@@ -9,9 +9,9 @@ it buys little: each process gets ``cores / N`` torch threads.
 This process stays the driver: it reads and numbers the chunks as for a local run (the
 workers segment them: ``segments``) and writes what comes back through the same
 :class:`mtqa.writers.ShardWriter`, so the output folder, resume and shards behave as in a
-local run, and the numbers are the same (each chunk
-is scored on its own, its LM cache cleared; ``tests/engines/test_processes.py`` compares the
-two). At most ``2 x N`` chunks are in flight, so the driver never holds the whole corpus.
+local run, and the numbers are the same (each chunk is scored on its own, its LM cache
+cleared; ``tests/engines/test_processes.py`` compares the two). At most ``2 x N`` chunks are
+in flight, so the driver never holds the whole corpus.
 
 Workers start with ``spawn`` (a fresh interpreter: forking a process that holds torch
 threads or a CUDA context is unsafe) and load the model side by side; the embedded model is

@@ -140,9 +140,10 @@ class CausalLM:
     (float16, 2 bytes x hidden size per token): decided by whoever builds the model, once (the
     word-order search reads them: ``WordOrderSignal.needs_hidden``); ``keep_kv`` keeps each
     text's attention keys and values in :attr:`TokenScores.kv` (float16, 4 x layers x kv heads x
-    head dim bytes per token: 18 KB for Gemma 3 270M) for the first ``kv_budget`` tokens of each
-    :meth:`score` call (a pipeline chunk; 16,384 tokens = ~300 MB, about 650 sentences: a chunk of
-    32 short articles), so the word-order search does not run the model over a sentence's prefix again;
+    head dim bytes per token: 18 KB for Gemma 3 270M) for the batches of each :meth:`score` call
+    (a pipeline chunk) while ``kv_budget`` tokens last (16,384 tokens = ~300 MB, about 650
+    sentences: a chunk of 32 short articles), so the word-order search does not run the model
+    over a sentence's prefix again;
     ``entropy=False`` skips the predictive entropy (about a third of the output layer's cost;
     entropies are then NaN).
     """
