@@ -46,8 +46,8 @@ def job_chunks(config: JobConfig, report: Callable[[InputError], None], inventor
     Readers are deterministic, so chunk ``k`` always holds the same articles: that is what
     makes resuming, sharding and merging exact. Chunks already done (same content hash) are
     yielded with ``done=True`` after segmentation (so their input problems are still reported).
-    ``segmented=False``: the engine segments (``Chunk.segmented`` False); articles with nothing
-    to segment are reported and dropped here all the same (:func:`mtqa.segment.has_text`).
+    ``segmented=False``: the engine segments (``Chunk.segmented`` False). Either way articles
+    with nothing to segment are reported and dropped here (:func:`mtqa.segment.has_text`).
     """
     # the output folder is left out of folder expansion: an OUT inside an input folder is not input
     exclude = [config.output] if config.output else []
@@ -59,12 +59,12 @@ def job_chunks(config: JobConfig, report: Callable[[InputError], None], inventor
         digest = chunk_digest(chunk)
         kept = []
         for article in chunk:
+            if not has_text(article.text):  # exactly the texts segment() finds nothing in
+                report(InputError(article.origin, "no text to score after segmentation (skipped)"))
+                continue
             if segmented:
                 article.sentences = segment(article, config.unit)
-            if article.sentences if segmented else has_text(article.text):
-                kept.append(article)
-            else:
-                report(InputError(article.origin, "no text to score after segmentation (skipped)"))
+            kept.append(article)
         yield Chunk(k, kept, ids, done=is_done(k, digest), digest=digest, segmented=segmented)
 
 

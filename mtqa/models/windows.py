@@ -129,12 +129,11 @@ def window_states(lm: "CausalLM", groups: Sequence[WindowGroup],
     pass's tokens on the bundled articles with 10% perturbed sentences; README, *Word order*).
     """
     decoder, _head = lm._decoder_and_head()
-    if (kv is not None and decoder is not None and len(kv) == len(groups) and all(x is not None for x in kv)
-            and first is not None and all(f is not None for fs in first for f in fs)
-            and _cache_argument(decoder) is not None
-            and attention_mask_4d(lm, torch.ones(1, 1, 1, dtype=torch.bool)) is not None):
-        return _continued_states(lm, decoder, groups, first, kv)
     packable = decoder is not None and attention_mask_4d(lm, torch.ones(1, 1, 1, dtype=torch.bool)) is not None
+    if (packable and kv is not None and len(kv) == len(groups) and all(x is not None for x in kv)
+            and first is not None and all(f is not None for fs in first for f in fs)
+            and _cache_argument(decoder) is not None):
+        return _continued_states(lm, decoder, groups, first, kv)
     known = [[first[g][w] if first is not None else None for w in range(len(grp.windows))]
              for g, grp in enumerate(groups)]
     # the units a row may hold: whole groups when packable, else one window each (with its prefix)

@@ -368,8 +368,11 @@ class ReorderSearch:
             spans.append(span)
         if not groups:
             return
-        rows_needed = [t for g in groups for t in [*(g.prefix[p] for p in g.starts), *(w[0] for w in g.windows if w)]]
-        out_rows = self.lm.output_rows(np.array(rows_needed, dtype=np.int64)) if self.lm.has_output_matrix else None
+        out_rows = None  # the output rows the windows' first log-probs need, gathered once for all groups
+        if self.lm.has_output_matrix:
+            out_rows = self.lm.output_rows(np.array([t for g in groups for t in (*(g.prefix[p] for p in g.starts),
+                                                                                 *(w[0] for w in g.windows if w))],
+                                                    dtype=np.int64))
         first = [self._first_logprobs(bases[k], g, out_rows) for k, g in zip(owners, groups)]
         states = self.lm.window_states(groups, first, [bases[k].kv for k in owners])
         # log p(original window) per candidate: from the base pass
