@@ -37,6 +37,7 @@ import torch
 from mtqa.errors import ModelError
 from mtqa.models.batching import length_batches, pad_batch, softcap_
 from mtqa.models.device import cpu_has_bf16, resolve_device, resolve_dtype  # noqa: F401 - re-exported
+from mtqa.models.tokenizer import load_tokenizer  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)
@@ -107,29 +108,17 @@ def _stacked_kv(out, width: int) -> np.ndarray | None:
     return torch.stack([torch.stack(keys), torch.stack(values)], dim=1).to(torch.float16).cpu().numpy()
 
 
-def load_tokenizer(path: str):
-    """The fast tokenizer of a folder converted by mtqa (``mtqa-model.json`` next to a
-    ``tokenizer.json``), built straight from that file, or None (then ``AutoTokenizer``).
+def _load_model(path: str, dtype: torch.dtype, offline: bool):
+    """The model of ``path``: mtqa's own Gemma 3 decoder where it applies (:mod:`mtqa.models.gemma3`:
+    the same numbers, bit for bit on the CPU, without importing transformers' modeling code),
+    otherwise transformers' ``AutoModelForCausalLM``."""
+    from mtqa.models import gemma3
 
-    ``AutoTokenizer`` rebuilds Gemma's tokenizer through its Python class (4.5 s against
-    1.7 s on a busy 2-core machine, most of a cold start's tokenizer time); the file already
-    holds the whole pipeline (normaliser, pre-tokeniser, model), and mtqa encodes without
-    special tokens and reads BOS/EOS/PAD ids only, which come from ``tokenizer_config.json``.
-    A test checks ids and offsets against ``AutoTokenizer`` on the embedded model.
-    """
-    import json
+    if os.path.isdir(path) and gemma3.supports(path):
+        return gemma3.load(path, dtype)
+    from transformers import AutoModelForCausalLM
 
-    folder = Path(path)
-    if not ((folder / "mtqa-model.json").is_file() and (folder / "tokenizer.json").is_file()):
-        return None
-    from transformers import PreTrainedTokenizerFast
-
-    try:
-        cfg = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    special = {k: v for k, v in cfg.items() if k.endswith("_token") and isinstance(v, str)}
-    return PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), **special)
+    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=offline)
 
 
 class CausalLM:
@@ -166,8 +155,6 @@ class CausalLM:
         quantize: str = "none",
         entropy: bool = True,
     ):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         if threads:
             torch.set_num_threads(threads)
         self.device = resolve_device(device)
@@ -182,8 +169,12 @@ class CausalLM:
         self.head_chunk = head_chunk
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.path.isdir(path)
         try:
-            self.tokenizer = load_tokenizer(path) or AutoTokenizer.from_pretrained(path, local_files_only=offline)
-            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype, local_files_only=offline)
+            self.tokenizer = load_tokenizer(path)
+            if self.tokenizer is None:
+                from transformers import AutoTokenizer
+
+                self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=offline)
+            self.model = _load_model(path, self.dtype, offline)
         except Exception as exc:  # noqa: BLE001 - any loader failure is one clear line for the user
             raise ModelError(f"cannot load model {path!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
         if not self.tokenizer.is_fast:
@@ -235,6 +226,15 @@ class CausalLM:
             if candidate is not None:
                 return int(candidate)
         raise ModelError("the model's tokenizer has no BOS/EOS token to start a text with")
+
+    def new_cache(self):
+        """An empty key/value cache for the decoder, to fill before a pass (:mod:`mtqa.models.windows`)."""
+        make = getattr(self.model, "new_cache", None)
+        if make is not None:
+            return make()
+        from transformers import DynamicCache
+
+        return DynamicCache()
 
     @property
     def pad_id(self) -> int:

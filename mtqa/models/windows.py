@@ -239,8 +239,6 @@ def _continued_states(lm: "CausalLM", decoder, groups: Sequence[WindowGroup], fi
     cache + inputs), at the positions the tokens would have in the candidate. Same log-probs
     as the packed pass up to float rounding (the keys and values are stored in float16).
     """
-    from transformers import DynamicCache
-
     known = [list(fs) for fs in first]
     arg = _cache_argument(decoder)
     kv_dtype = torch.bfloat16 if lm.rescoring_dtype() == "bfloat16" else lm.dtype
@@ -287,7 +285,7 @@ def _continued_states(lm: "CausalLM", decoder, groups: Sequence[WindowGroup], fi
                     cursor += n
                 c_base += p_len[g]
             allowed[r, cursor:, 0] = True  # padding inputs see the first cached token (their output is never read)
-        cache = DynamicCache()
+        cache = lm.new_cache()
         past_t = torch.from_numpy(past).to(lm.device, kv_dtype)
         for layer in range(layers):
             cache.update(past_t[layer, 0], past_t[layer, 1], layer)

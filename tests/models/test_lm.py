@@ -58,7 +58,7 @@ def test_cache_returns_the_same_object_until_cleared(tiny_lm):
 def test_entropy_can_be_skipped(tiny_lm, default_model, tmp_path):
     from mtqa.models.lm import CausalLM
 
-    lm = CausalLM(tiny_lm.model.name_or_path, device="cpu", dtype="float32", entropy=False)
+    lm = CausalLM(tiny_lm.path, device="cpu", dtype="float32", entropy=False)
     ts = lm.score(TEXTS[1:2])[0]
     np.testing.assert_allclose(ts.logprobs, tiny_lm.score(TEXTS[1:2])[0].logprobs, rtol=1e-5, atol=1e-5)
     assert np.isnan(ts.entropies).all()
@@ -69,7 +69,7 @@ def test_bfloat16_and_int8_run(tiny_lm):
 
     ref = tiny_lm.score(TEXTS[1:2])[0].logprobs
     for kw in ({"dtype": "bfloat16"}, {"dtype": "float32", "quantize": "int8"}):
-        lm = CausalLM(tiny_lm.model.name_or_path, device="cpu", **kw)
+        lm = CausalLM(tiny_lm.path, device="cpu", **kw)
         ts = lm.score(TEXTS[1:2])[0]
         assert ts.logprobs.dtype == np.float32 and np.isfinite(ts.logprobs).all()
         assert np.abs(ts.logprobs - ref).max() < 0.5
@@ -388,8 +388,9 @@ def test_pad_batch_and_softcap():
 
 
 def test_fast_tokenizer_load_equals_autotokenizer(default_model):
-    """The embedded model's tokenizer built straight from tokenizer.json (the cold-start path)
-    encodes exactly as AutoTokenizer does: ids, offsets and the special-token ids mtqa reads."""
+    """The embedded model's tokenizer built straight from tokenizer.json (``tokenizers`` alone, the
+    cold-start path) encodes exactly as AutoTokenizer does: ids, offsets, the special-token ids
+    mtqa reads and the vocabulary size."""
     from transformers import AutoTokenizer
 
     from mtqa.models.lm import load_tokenizer
@@ -405,4 +406,7 @@ def test_fast_tokenizer_load_equals_autotokenizer(default_model):
     assert a["input_ids"] == b["input_ids"] and a["offset_mapping"] == b["offset_mapping"]
     for name in ("bos_token_id", "eos_token_id", "pad_token_id", "unk_token_id"):
         assert getattr(fast, name) == getattr(auto, name), name
+    assert len(fast) == len(auto)
+    assert fast(texts[0], add_special_tokens=False)["input_ids"] == a["input_ids"][0]  # one text: not nested
+    assert fast(texts[:2])["input_ids"] == auto(texts[:2])["input_ids"]  # with the <bos> the post-processor adds
     assert load_tokenizer(str(DATA)) is None  # not a converted model folder: AutoTokenizer is used
