@@ -9,7 +9,7 @@ already: ``python -m mtqa download``):
 * **--version**: ``python -X importtime -m mtqa --version``, the sum of its top-level imports
   and its wall time: what every command pays before argparse answers;
 * **score-path imports**: ``-X importtime`` of the modules ``mtqa score`` needs before it
-  loads the model (the CLI, the pipeline, torch, transformers, datasets);
+  loads the model (the CLI, the pipeline, torch), and whether transformers or datasets came with them;
 * **score**: ``python -m mtqa score ONE.txt -o TMP --overwrite`` wall time, split with the
   job's run.json timings into *before the job* (interpreter, imports, arguments, config and
   input checks; summary printing after it), *model load* (``load_model_s``), *first batch*
@@ -18,10 +18,11 @@ already: ``python -m mtqa download``):
   ``mtqa score ONE.txt`` timed ``--repeat`` + 1 times against it (wall of the client
   process: start-up, arguments, the job in the server, the summary); the first job after the
   server started pays the first batch's one-time costs, so it is shown apart;
-* **load detail** (unless ``--no-load-detail``): tokenizer (mtqa's ``load_tokenizer`` next to
-  ``AutoTokenizer``) and model ``from_pretrained`` timed
-  apart in a fresh process with torch already imported, and the dtype the weights are stored in
-  next to the dtype that runs here (a mismatch is a cast of every tensor at each load).
+* **load detail** (unless ``--no-load-detail``): mtqa's tokenizer (``tokenizers`` alone) and
+  model loader (its own Gemma 3 decoder, :mod:`mtqa.models.gemma3`) timed apart in a fresh
+  process with torch already imported, next to what transformers takes for the same
+  (importing it, ``AutoTokenizer``, ``from_pretrained``), and the dtype the weights are stored
+  in next to the dtype that runs here (a mismatch is a cast of every tensor at each load).
 
 The last line is the total and its ratio to the aim (<= 1 meets it). Figures vary with the
 machine's load; run with ``--repeat 3`` for the median.
@@ -45,7 +46,9 @@ SENTENCE = "The minister said that the new bridge will be opened for traffic in 
 
 #: what ``mtqa score`` imports before it loads the model (``score.run`` and what it calls)
 SCORE_IMPORTS = ("mtqa.cli", "mtqa.commands.score", "mtqa.config", "mtqa.pipeline", "mtqa.api", "mtqa.summary",
-                 "mtqa.progress", "transformers", "datasets")
+                 "mtqa.progress")
+#: libraries a one-sentence ``mtqa score`` no longer imports (session 12): reported if they come back
+AVOIDED = ("transformers", "datasets")
 
 
 def _run(argv: list[str], cwd: Path = ROOT, env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
@@ -89,9 +92,10 @@ def _imported(importtime_stderr: str) -> set[str]:
 
 def score_imports_phase() -> dict:
     code = "; ".join(f"import {m}" for m in SCORE_IMPORTS)
+    code += f"; import sys; print([m for m in {AVOIDED!r} if m in sys.modules])"
     wall, proc = _run([sys.executable, "-X", "importtime", "-c", code])
     total, top = top_level_import_s(proc.stderr)
-    return {"wall_s": wall, "imports_s": total, "top": top}
+    return {"wall_s": wall, "imports_s": total, "top": top, "avoided_imported": proc.stdout.strip()}
 
 
 def score_phase(model: str, tmp: Path) -> dict:
@@ -139,16 +143,19 @@ def server_phase(model: str, tmp: Path, jobs: int) -> dict:
 LOAD_DETAIL = r"""
 import json, struct, sys, time
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
 from mtqa.models import resolve
 from mtqa.models.device import resolve_dtype
+from mtqa.models.lm import _load_model, load_tokenizer
 path = resolve(sys.argv[1]).path
 runs = resolve_dtype("auto", "cpu")
-from mtqa.models.lm import load_tokenizer
-t = time.perf_counter(); AutoTokenizer.from_pretrained(path, local_files_only=True); auto = time.perf_counter() - t
 t = time.perf_counter(); load_tokenizer(path); tok = time.perf_counter() - t
+t = time.perf_counter(); _load_model(path, runs, True); mod = time.perf_counter() - t
+t = time.perf_counter()
+from transformers import AutoModelForCausalLM, AutoTokenizer
+hf_import = time.perf_counter() - t
+t = time.perf_counter(); AutoTokenizer.from_pretrained(path, local_files_only=True); auto = time.perf_counter() - t
 t = time.perf_counter(); AutoModelForCausalLM.from_pretrained(path, dtype=runs, local_files_only=True).eval()
-mod = time.perf_counter() - t
+hf_mod = time.perf_counter() - t
 stored = set()
 import pathlib
 for f in pathlib.Path(path).glob("*.safetensors"):
@@ -156,7 +163,8 @@ for f in pathlib.Path(path).glob("*.safetensors"):
         n = struct.unpack("<Q", fh.read(8))[0]
         stored |= {v["dtype"] for k, v in json.loads(fh.read(n)).items() if k != "__metadata__"}
 size = sum(f.stat().st_size for f in pathlib.Path(path).glob("*.safetensors"))
-print(json.dumps({"tokenizer_s": tok, "autotokenizer_s": auto, "model_s": mod, "stored": sorted(stored), "runs": str(runs).replace("torch.", ""),
+print(json.dumps({"tokenizer_s": tok, "model_s": mod, "transformers_import_s": hf_import, "autotokenizer_s": auto,
+                  "from_pretrained_s": hf_mod, "stored": sorted(stored), "runs": str(runs).replace("torch.", ""),
                   "weights_mib": size / 2**20}))
 """
 
@@ -191,7 +199,8 @@ def main() -> None:
     print(f"  mtqa --version:                   {_median(version, 'wall_s'):6.2f} s wall, imports "
           f"{_median(version, 'imports_s'):.2f} s; heavy libraries imported: {', '.join(v['heavy']) or 'none'}")
     print(f"  score-path imports:               {_median(imports, 'imports_s'):6.2f} s  (largest: "
-          + ", ".join(f"{name} {s:.2f}" for s, name in imports[-1]["top"][:4]) + ")")
+          + ", ".join(f"{name} {s:.2f}" for s, name in imports[-1]["top"][:4])
+          + f"; of {', '.join(AVOIDED)}: {imports[-1]['avoided_imported']} imported)")
     print(f"  mtqa score ONE.txt, wall:         {_median(scores, 'wall_s'):6.2f} s")
     print(f"    before the job (start-up, imports, checks, summary): {_median(scores, 'before_job_s'):6.2f} s")
     print(f"    model load (load_model_s):                           {_median(scores, 'load_model_s'):6.2f} s")
@@ -199,8 +208,10 @@ def main() -> None:
     print(f"    write (write_s):                                     {_median(scores, 'write_s'):6.2f} s")
     if not args.no_load_detail:
         d = load_detail(args.model)
-        print(f"  from_pretrained (torch imported): tokenizer {d['tokenizer_s']:.2f} s (AutoTokenizer {d['autotokenizer_s']:.2f} s), model {d['model_s']:.2f} s; "
-              f"weights stored {'/'.join(d['stored'])} ({d['weights_mib']:.0f} MiB), run as {d['runs']} here")
+        print(f"  loading, torch imported: mtqa's tokenizer {d['tokenizer_s']:.2f} s, model {d['model_s']:.2f} s; "
+              f"transformers for comparison: import {d['transformers_import_s']:.2f} s, AutoTokenizer "
+              f"{d['autotokenizer_s']:.2f} s, from_pretrained {d['from_pretrained_s']:.2f} s; weights stored "
+              f"{'/'.join(d['stored'])} ({d['weights_mib']:.0f} MiB), run as {d['runs']} here")
     total = _median(scores, "wall_s")
     print(f"total {total:.2f} s = {total / AIM_S:.2f} x the {AIM_S:.0f} s aim ({'met' if total <= AIM_S else 'not met'})")
     if not args.no_server_phase:

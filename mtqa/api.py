@@ -176,7 +176,7 @@ class QualityScorer:
 
         table = pa.concat_tables(tables) if tables else features.arrow_schema.empty_table()
         # the run signature goes where the CLI's datasets keep it (info.description)
-        return datasets.Dataset(table, info=datasets.DatasetInfo(features=features, description=self.signature))
+        return datasets.Dataset(table, info=datasets.DatasetInfo(features=features.features(), description=self.signature))
 
     def _articles(self, items: Iterable[str | Mapping[str, Any]]) -> tuple[list[Article], list[str], list[InputError]]:
         """Items -> Articles with unique ids; blank ones reported in (skipped, errors) instead."""

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from mtqa import __version__
 from mtqa.config import JobConfig
@@ -121,7 +121,8 @@ class JobResult:
     out: Path
     run_info: dict[str, Any]
     errors: list[InputError] = field(default_factory=list)
-    datasets: dict[str, Any] = field(default_factory=dict)
+    # "sentences"/"articles" -> datasets.Dataset, loaded when first asked for (mtqa.writers.DatasetFolders)
+    datasets: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def failed_inputs(self) -> int:

@@ -51,9 +51,11 @@ def _fmt(value: float, spec: str, width: int) -> str:
 
 def _column(table, name: str) -> np.ndarray:
     """A numeric column as float64, NaN for nulls (read column-wise: a job can hold millions of rows)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    col = table.select_columns([name]).with_format("arrow")[:].column(name)
+    col = table.column(name) if isinstance(table, pa.Table) else \
+        table.select_columns([name]).with_format("arrow")[:].column(name)
     col = pc.fill_null(pc.cast(col, "float64"), math.nan)
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
 
@@ -63,8 +65,12 @@ def _rows(table, indices, columns: list[str]) -> list[dict]:
     indices = [int(i) for i in indices]
     if not indices:
         return []
-    cols = table.select_columns([c for c in columns if c in table.column_names])
-    return cols.select(indices).to_list()
+    import pyarrow as pa
+
+    present = [c for c in columns if c in table.column_names]
+    if isinstance(table, pa.Table):
+        return table.select(present).take(indices).to_pylist()
+    return table.select_columns(present).select(indices).to_list()
 
 
 def _order(primary: np.ndarray, secondary: np.ndarray, descending: bool) -> np.ndarray:
@@ -164,7 +170,8 @@ def format_summary(run_info: dict[str, Any], sentences, articles, worst: int = 5
                    evidence_articles: int = EVIDENCE_ARTICLES) -> str:
     """The summary text: counts, the article ranking, the worst sentences, where the output is.
 
-    ``sentences`` and ``articles`` are the written ``datasets.Dataset`` tables. With an
+    ``sentences`` and ``articles`` are the written tables (``pyarrow.Table`` s, as the CLI reads
+    them without importing ``datasets``, or ``datasets.Dataset`` s). With an
     ``mt_probability`` column the ranking is by it; without (older outputs) by quality.
     """
     counts, timings = run_info["counts"], run_info.get("timings", {})

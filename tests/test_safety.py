@@ -225,7 +225,7 @@ def test_a_job_with_no_text_writes_valid_empty_datasets(tmp_path, tiny_model):
     assert {"article_id", "origin", "n_sentences", "quality", "flagged_share", "worst_sentence_id", "text"} <= set(arts.features)
     from mtqa.writers import ARTICLE_FEATURES
 
-    assert arts.features == ARTICLE_FEATURES
+    assert arts.features == ARTICLE_FEATURES.features()
     assert json.loads((out / "run.json").read_text())["counts"]["articles"] == 0
     again = run_mtqa(*args)
     assert again.returncode == 2 and "output folder exists" in again.stderr, again.stderr
@@ -268,17 +268,17 @@ def test_disk_full_while_finishing_keeps_every_chunk(tmp_path, capsys, tiny_mode
     good = article(tmp_path / "in")
     out = tmp_path / "out"
     args = score_args(tiny_model, str(good), "-o", str(out))
-    real = shards.save_dataset_atomic
+    real = shards.save_arrow_dataset
 
-    def full(ds, final, scratch):
+    def full(stream, final, scratch, features, description):
         raise OSError(errno.ENOSPC, "No space left on device", str(scratch / f"tmp-{final.name}"))
 
-    monkeypatch.setattr(shards, "save_dataset_atomic", full)
+    monkeypatch.setattr(shards, "save_arrow_dataset", full)
     code, _, err = cli(capsys, *args)
     assert code == 2 and len(error_lines(err)) == 1, err
     assert "tmp-sentences: no space left on device" in err and "all 1 chunk(s) are kept" in err
     assert "run the same command again to finish the output" in err
-    monkeypatch.setattr(shards, "save_dataset_atomic", real)
+    monkeypatch.setattr(shards, "save_arrow_dataset", real)
     code, _, err = cli(capsys, *args)
     assert code == 0 and "resuming" in err, err
     assert len(load_tables(out)["sentences"]) == 2

@@ -141,7 +141,9 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     info = result.run_info | {"output": str(result.out)}
-    print(format_summary(info, result.datasets["sentences"], result.datasets["articles"], worst=config.summary_worst))
+    # read with pyarrow: loading them as datasets.Dataset s would import datasets (about a second)
+    print(format_summary(info, result.datasets.table("sentences"), result.datasets.table("articles"),
+                         worst=config.summary_worst))
     if config.report:
         from mtqa.report import write_report
 

@@ -276,11 +276,20 @@ class Gemma3Text(nn.Module):
                                          _weight=torch.empty(cfg.vocab_size, cfg.hidden_size))
         self.layers = nn.ModuleList(DecoderLayer(cfg, i) for i in range(cfg.num_hidden_layers))
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
-        # float32 scalar, cast to the weights' dtype when used (bfloat16 rounds sqrt(640) as transformers does)
-        self._embed_scale = torch.tensor(cfg.hidden_size ** 0.5, device="cpu")
         dim = cfg.head_dim
-        self._inv_freq = {t: 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.float, device="cpu") / dim))
-                          for t, base in cfg.rope_theta.items()}
+        # computed on the CPU in float32 as transformers does, copied to a device once (_on): the
+        # embedding scale (cast to the weights' dtype when used: bfloat16 rounds sqrt(640) as
+        # transformers does) and, per layer type, the rotary inverse frequencies
+        self._constants = {"embed_scale": torch.tensor(cfg.hidden_size ** 0.5, device="cpu")} | {
+            t: 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.float, device="cpu") / dim))
+            for t, base in cfg.rope_theta.items()}
+        self._on_device: dict[tuple[str, str], torch.Tensor] = {}
+
+    def _on(self, name: str, device: torch.device) -> torch.Tensor:
+        key = (name, str(device))
+        if key not in self._on_device:
+            self._on_device[key] = self._constants[name].to(device)
+        return self._on_device[key]
 
     def new_cache(self) -> KVCache:
         """An empty cache whose sliding layers keep their last ``sliding_window - 1`` positions."""
@@ -295,14 +304,14 @@ class Gemma3Text(nn.Module):
         if use_cache and cache is None:
             cache = self.new_cache()
         weight = self.embed_tokens.weight
-        h = F.embedding(input_ids, weight, cfg.pad_token_id) * self._embed_scale.to(weight.dtype)
+        h = F.embedding(input_ids, weight, cfg.pad_token_id) * self._on("embed_scale", weight.device).to(weight.dtype)
         past = cache.get_seq_length() if cache is not None else 0
         if position_ids is None:
             position_ids = (torch.arange(input_ids.shape[1], device=h.device) + past).unsqueeze(0)
         masks = self._masks(attention_mask, input_ids.shape[0], input_ids.shape[1], past, h.device)
         rope = {}
-        for t, inv in self._inv_freq.items():
-            freqs = position_ids[..., None].float() * inv.to(device=h.device, dtype=torch.float)
+        for t in self.config.rope_theta:
+            freqs = position_ids[..., None].float() * self._on(t, h.device)
             emb = torch.cat((freqs, freqs), dim=-1)
             rope[t] = (emb.cos().to(dtype=h.dtype), emb.sin().to(dtype=h.dtype))
         states = [h] if output_hidden_states else None

@@ -18,19 +18,21 @@ The names below are the package's interface; the modules are its parts.
 
 from __future__ import annotations
 
-from mtqa.writers.atomic import save_dataset_atomic, write_failure, write_json_atomic
+from mtqa.writers.atomic import read_arrow_dataset, save_arrow_dataset, save_dataset_atomic, write_failure, write_json_atomic
 from mtqa.writers.export import export
 from mtqa.writers.lock import OutputLock
 from mtqa.writers.manifest import MANIFEST_VERSION, chunk_digest, job_key, read_manifest
 from mtqa.writers.safety import check_output, check_target, clear_output, foreign_entries, is_mtqa_output
-from mtqa.writers.schema import ARTICLE_FEATURES, sentence_features
-from mtqa.writers.shards import ShardWriter
+from mtqa.writers.schema import ARTICLE_FEATURES, TableSchema, sentence_features
+from mtqa.writers.shards import DatasetFolders, ShardWriter
 
 __all__ = [
     "ARTICLE_FEATURES",
+    "DatasetFolders",
     "MANIFEST_VERSION",
     "OutputLock",
     "ShardWriter",
+    "TableSchema",
     "check_output",
     "check_target",
     "chunk_digest",
@@ -39,7 +41,9 @@ __all__ = [
     "foreign_entries",
     "is_mtqa_output",
     "job_key",
+    "read_arrow_dataset",
     "read_manifest",
+    "save_arrow_dataset",
     "save_dataset_atomic",
     "sentence_features",
     "write_failure",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -65,3 +66,47 @@ def save_dataset_atomic(ds, final: Path, scratch: Path) -> None:
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
+
+
+#: the files of a folder that ``datasets.load_from_disk`` reads (as ``save_to_disk`` names them)
+DATA_FILE = "data-00000-of-00001.arrow"
+
+
+def save_arrow_dataset(stream: Path, final: Path, scratch: Path, features: dict, description: str) -> None:
+    """The folder ``datasets.load_from_disk`` reads, made from an Arrow stream file without
+    importing ``datasets``; swapped in as :func:`save_dataset_atomic` does.
+
+    ``stream`` (an Arrow IPC stream whose schema carries the ``huggingface`` metadata,
+    :attr:`mtqa.writers.schema.TableSchema.arrow_schema`) is moved in as the data file, next to
+    ``dataset_info.json`` (``features`` and ``description``) and ``state.json``, the three files
+    ``save_to_disk`` writes for one shard (``tests/writers/test_schema.py`` loads the folder
+    with ``datasets`` and compares it with ``save_to_disk``'s). ``datasets`` would split a
+    table over 500 MB into several files; one file of any size loads the same.
+    """
+    tmp = scratch / f"tmp-{final.name}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    size = stream.stat().st_size
+    info = {"citation": "", "description": description, "features": features, "homepage": "", "license": ""}
+    fingerprint = hashlib.sha256(f"{description}|{size}|{json.dumps(features)}".encode()).hexdigest()[:16]
+    state = {"_data_files": [{"filename": DATA_FILE}], "_fingerprint": fingerprint, "_format_columns": None,
+             "_format_kwargs": {}, "_format_type": None, "_output_all_columns": False, "_split": None}
+    for name, data in (("dataset_info.json", info), ("state.json", state)):
+        (tmp / name).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(stream, tmp / DATA_FILE)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+
+
+def read_arrow_dataset(folder: Path):
+    """A dataset folder's rows as one memory-mapped ``pyarrow.Table``, without ``datasets`` (the
+    files ``save_to_disk`` or :func:`save_arrow_dataset` wrote, in their order)."""
+    import pyarrow as pa
+
+    state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    tables = []
+    for entry in state["_data_files"]:  # the map stays open while the table's buffers use it
+        tables.append(pa.ipc.open_stream(pa.memory_map(str(folder / entry["filename"]))).read_all())
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]

@@ -2,8 +2,8 @@
 
 Rows go to shard files under ``OUT/.mtqa/shards`` (each written to a temporary name and
 renamed, so a shard on disk is always whole), recorded in ``OUT/.mtqa/manifest.json`` so a
-killed job resumes; :meth:`ShardWriter.finish` memory-maps the shards into the final
-datasets, so memory stays bounded however large the job. A chunk is resumed only if its
+killed job resumes; :meth:`ShardWriter.finish` streams the shards into the final
+datasets' data files, so memory stays bounded however large the job. A chunk is resumed only if its
 input content is unchanged (its hash is in the manifest); a failed write (disk full,
 permissions) is one line naming the path, and the chunks already scored stay for the rerun.
 """
@@ -13,20 +13,19 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
-from datasets import Features
 
 from mtqa.errors import OutputError
 from mtqa.signals.base import Column
-from mtqa.writers.atomic import save_dataset_atomic, write_failure, write_json_atomic
+from mtqa.writers.atomic import read_arrow_dataset, save_arrow_dataset, write_failure, write_json_atomic
 from mtqa.writers.export import export
 from mtqa.writers.layout import STATE, TABLES
 from mtqa.writers.manifest import MANIFEST_VERSION, read_manifest
 from mtqa.writers.safety import clear_output, clear_state
-from mtqa.writers.schema import ARTICLE_FEATURES, sentence_features
+from mtqa.writers.schema import ARTICLE_FEATURES, TableSchema, sentence_features
 
 
 class ShardWriter:
@@ -116,7 +115,7 @@ class ShardWriter:
     def _shard(self, kind: str, k: int) -> Path:
         return self.shards / f"{kind}-{k:08d}.arrow"
 
-    def _write(self, rows: list[dict], features: Features, final: Path) -> None:
+    def _write(self, rows: list[dict], features: TableSchema, final: Path) -> None:
         schema = features.arrow_schema
         tmp = final.with_suffix(f".tmp{os.getpid()}")
         with self._writing(final):
@@ -165,40 +164,66 @@ class ShardWriter:
         return len(self.done)
 
     # assembling -------------------------------------------------------------------------
-    def _assemble(self, kind: str, features: Features, description: str):
-        import datasets
-
+    def _assemble(self, kind: str, schema: TableSchema, description: str) -> Path:
+        """``OUT/kind``, the dataset folder of the shards, written without importing ``datasets``."""
         ks = sorted(int(k) for k, v in self.done.items() if v["sentences"] or v["articles"])
-        # the shards are streamed, batch by batch, into one Arrow file that the dataset then
-        # memory-maps: memory stays flat however many shards there are (concatenate_datasets
+        # the shards are streamed, batch by batch, into one Arrow file that becomes the dataset's
+        # data file: memory stays flat however many shards there are (concatenate_datasets
         # over thousands of shards kept ~175 KB of table objects per shard). No shard at all
         # (nothing to score) gives a valid empty dataset with the full schema.
         joined = self.state / f"{kind}-joined.arrow"
         tmp = joined.with_suffix(f".tmp{os.getpid()}")
         with self._writing(joined, finishing=True):
-            with ipc.new_stream(str(tmp), features.arrow_schema) as writer:
+            with ipc.new_stream(str(tmp), schema.arrow_schema) as writer:
                 for k in ks:
                     with pa.memory_map(str(self._shard(kind, k))) as source:
                         for batch in ipc.open_stream(source):
                             writer.write_batch(batch)
             os.replace(tmp, joined)
-        ds = datasets.Dataset.from_file(str(joined))
-        ds.info.description = description
         with self._writing(self.out / kind, finishing=True):
-            save_dataset_atomic(ds, self.out / kind, self.state)
-        return datasets.load_from_disk(str(self.out / kind))
+            save_arrow_dataset(joined, self.out / kind, self.state, schema.to_dict(), description)
+        return self.out / kind
 
-    def finish(self, run_info: dict[str, Any], formats: list[str], description: str) -> dict[str, Any]:
-        sentences = self._assemble("sentences", self.sentence_features, description)
-        articles = self._assemble("articles", ARTICLE_FEATURES, description)
+    def finish(self, run_info: dict[str, Any], formats: list[str], description: str) -> "DatasetFolders":
+        """Assemble the final datasets, exports and run.json; the datasets are loaded when first asked for."""
+        folders = DatasetFolders({kind: self._assemble(kind, schema, description)
+                                  for kind, schema in (("sentences", self.sentence_features),
+                                                       ("articles", ARTICLE_FEATURES))})
         for fmt in formats:
-            for kind, ds in (("sentences", sentences), ("articles", articles)):
+            for kind in TABLES:
                 path = self.out / f"{kind}.{fmt}"
                 with self._writing(path, finishing=True):
-                    export(ds, path, fmt)
+                    export(folders[kind], path, fmt)
         with self._writing(self.out / "run.json", finishing=True):
             write_json_atomic(self.out / "run.json", run_info)
         clear_state(self.state)  # the lock (if any) goes when the job releases it
         with contextlib.suppress(OSError):
             self.state.rmdir()  # no lock held (a caller without OutputLock): leave no empty folder
-        return {"sentences": sentences, "articles": articles}
+        return folders
+
+
+class DatasetFolders(Mapping[str, Any]):
+    """The finished job's tables by name (``sentences``, ``articles``): ``datasets.Dataset`` s loaded
+    (``load_from_disk``) when first asked for, so a caller that only reads them with pyarrow
+    (:meth:`table`: the CLI's summary) never imports ``datasets``."""
+
+    def __init__(self, folders: dict[str, Path]):
+        self.folders = folders
+        self._loaded: dict[str, Any] = {}
+
+    def __getitem__(self, kind: str):
+        if kind not in self._loaded:
+            import datasets
+
+            self._loaded[kind] = datasets.load_from_disk(str(self.folders[kind]))
+        return self._loaded[kind]
+
+    def __iter__(self):
+        return iter(self.folders)
+
+    def __len__(self) -> int:
+        return len(self.folders)
+
+    def table(self, kind: str):
+        """The rows of ``kind`` as a memory-mapped ``pyarrow.Table``."""
+        return read_arrow_dataset(self.folders[kind])

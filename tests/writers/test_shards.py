@@ -26,7 +26,7 @@ def test_nothing_to_score_gives_valid_empty_datasets(tmp_path):
     for kind in ("sentences", "articles"):
         ds = datasets.load_from_disk(str(out / kind))
         assert len(ds) == 0 and ds.features == result[kind].features
-    assert datasets.load_from_disk(str(out / "sentences")).features == writer.sentence_features
+    assert datasets.load_from_disk(str(out / "sentences")).features == writer.sentence_features.features()
     assert {"lm_tokens", "slor", "quality", "spans"} <= set(writer.sentence_features)
     assert (out / "sentences.parquet").is_file() and (out / "articles.csv").is_file()
     assert not (out / ".mtqa").exists()
