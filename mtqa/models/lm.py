@@ -122,7 +122,8 @@ def _load_model(path: str, dtype: torch.dtype, offline: bool):
 
 
 class CausalLM:
-    """Wraps a transformers causal LM for scoring (never for generation).
+    """Wraps a causal LM for scoring (never for generation): mtqa's own Gemma 3 decoder where it
+    applies (:func:`_load_model`), otherwise a transformers model.
 
     ``batch_tokens``/``batch_size`` bound every forward pass (padded tokens, rows);
     ``keep_hidden`` keeps each scored token's last hidden state in :attr:`TokenScores.hidden`
