@@ -11,9 +11,9 @@ float32), q/k norms, rotary embeddings with a local (sliding) and a global base,
 attention through ``scaled_dot_product_attention`` with the same kernel choices (no mask and
 ``is_causal`` when nothing is padded, else a boolean mask; the sliding window materialised
 from 512 keys on), the tanh-GELU MLP and the final norm. ``tests/models/test_gemma3.py`` holds
-it to transformers' outputs on the embedded model: bit for bit on the CPU in float32 (padded
-batches, hidden states of every layer, 4D masks, continued passes from cached keys and
-values, sequences past the sliding window).
+it to transformers' outputs on the embedded model: bit for bit on the CPU in float32 and
+bfloat16 (padded batches, hidden states of every layer, 4D masks, continued passes from
+cached keys and values, sequences past the sliding window).
 
 The interface is the part of transformers' that :class:`mtqa.models.lm.CausalLM` and
 :mod:`mtqa.models.windows` use: ``model.model(input_ids, attention_mask (2D padding or 4D
@@ -333,7 +333,7 @@ class Gemma3Text(nn.Module):
         if attention_mask is not None and attention_mask.dim() == 4:
             return {t: attention_mask for t in self.config.rope_theta}
         if past:
-            raise ValueError("a 2D attention mask after cached positions is not supported: pass a 4D mask")
+            raise ValueError("after cached positions the decoder needs a 4D attention mask (mtqa passes one)")
         kv_len = q_len
         padding = attention_mask.to(device=device, dtype=torch.bool) if attention_mask is not None else None
         unpadded = padding is None or bool(padding.all())

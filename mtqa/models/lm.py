@@ -105,7 +105,13 @@ def _stacked_kv(out, width: int) -> np.ndarray | None:
     if any(k is None or v is None or k.dim() != 4 or k.shape[2] != width or v.shape != k.shape
            for k, v in zip(keys, values)):
         return None
-    return torch.stack([torch.stack(keys), torch.stack(values)], dim=1).to(torch.float16).cpu().numpy()
+    # one float16 array filled layer by layer (the cast in the copy): stacking first made two
+    # float32 copies of every key and value (141 MB for a batch of 64 x 60 tokens) before the cast
+    out = torch.empty((len(keys), 2, *keys[0].shape), dtype=torch.float16, device=keys[0].device)
+    for i, (k, v) in enumerate(zip(keys, values)):
+        out[i, 0].copy_(k)
+        out[i, 1].copy_(v)
+    return out.cpu().numpy()  # on a GPU: one transfer
 
 
 def _load_model(path: str, dtype: torch.dtype, offline: bool):

@@ -8,7 +8,7 @@ character offsets, the special tokens' ids and the vocabulary size, which
 :class:`FastTokenizer` gives from a ``tokenizers.Tokenizer`` alone.
 ``tests/models/test_lm.py`` checks it against ``AutoTokenizer`` on the embedded model.
 
-Reading the file still takes 1.3-1.5 s (its 514,906 merges 0.9 s, the vocabulary 0.5 s). It
+Reading the file still takes 1.1-1.5 s (its 514,906 merges 0.9 s, the vocabulary 0.5 s). It
 holds Python's lock while it runs: read in a thread next to importing torch, the two took
 longer together than one after the other (3.8-4.3 s against 3.7-3.9 s), so it is not.
 """

@@ -427,3 +427,23 @@ def test_reused_output_layer_buffers_give_the_same_numbers(lm):
     assert sum(len(x.logprobs) for x in a) > 3 * 16
     for x, y in zip(a, b):
         assert np.array_equal(x.logprobs, y.logprobs) and np.array_equal(x.entropies, y.entropies, equal_nan=True)
+
+
+def test_stacked_keys_and_values_equal_stacking_then_casting():
+    """``_stacked_kv`` fills one float16 array layer by layer: the same values as stacking the
+    float32 keys and values and casting (what it did before, at three times the memory
+    traffic); None where a layer does not hold every position."""
+    from types import SimpleNamespace
+
+    from mtqa.models.lm import _stacked_kv
+
+    g = torch.Generator().manual_seed(0)
+    layers = [SimpleNamespace(keys=torch.randn(3, 1, 7, 16, generator=g) * 50,
+                              values=torch.randn(3, 1, 7, 16, generator=g)) for _ in range(4)]
+    out = SimpleNamespace(cache=SimpleNamespace(layers=layers))
+    want = torch.stack([torch.stack([x.keys for x in layers]), torch.stack([x.values for x in layers])],
+                       dim=1).to(torch.float16).numpy()
+    got = _stacked_kv(out, 7)
+    assert got.dtype == np.float16 and got.shape == (4, 2, 3, 1, 7, 16) and np.array_equal(got, want)
+    layers[2].keys = layers[2].keys[:, :, 1:]  # a sliding layer that dropped its oldest position
+    assert _stacked_kv(out, 7) is None

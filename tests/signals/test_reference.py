@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import sacrebleu
@@ -46,3 +47,27 @@ def test_signature_carries_sacrebleu_signatures():
     assert set(sigs) == {"bleu", "chrf", "ter"}
     assert all("version:" in s for s in sigs.values())
     assert sacrebleu.__version__ in sig.signature()
+
+
+def test_metric_signatures_are_kept_on_disk_and_equal_sacrebleus(tmp_path, monkeypatch):
+    """Kept in $MTQA_HOME/cache once asked (building the metrics cost 0.25 s of every job); the
+    kept ones are what the metrics say; a damaged or foreign file is replaced; a fresh process
+    that finds them does not build the metrics."""
+    from mtqa.signals.reference import _metrics, _signature_file
+    from tests.conftest import fresh_python
+
+    monkeypatch.setenv("MTQA_HOME", str(tmp_path))
+    truth = {name: str(m.get_signature()) for name, m in _metrics().items()}
+    path = _signature_file()
+    assert path is not None and path.parent == tmp_path / "cache" and not path.exists()
+    assert ReferenceSignal().metric_signatures() == truth
+    assert json.loads(path.read_text()) == truth
+    probe = ("import os, sys; os.environ['MTQA_HOME'] = {home!r}\n"
+             "from mtqa.signals.reference import ReferenceSignal\n"
+             "r = ReferenceSignal(); print(r.signature()); print(r._m is None, 'sacrebleu.metrics' in sys.modules)")
+    sig, built = fresh_python(probe.format(home=str(tmp_path))).splitlines()
+    assert built == "True False" and sig == ReferenceSignal().signature()
+    for damaged in ("{not json", json.dumps({k: v.replace("version:", "version:0.") for k, v in truth.items()})):
+        path.write_text(damaged)
+        assert ReferenceSignal().metric_signatures() == truth
+        assert json.loads(path.read_text()) == truth
