@@ -12,7 +12,8 @@
 #   bash benchmarks/gpu_offline.sh run N           # carry [".gpu/cN"]; reassembles, converts, benchmarks
 #   (DTYPES="bfloat16 float32" or none; WORKERS="1 8": one pipeline run per number of worker
 #   processes; ARGS: more throughput.py options; PROFILE=1 adds benchmarks/profile_pipeline.py;
-#   SENTENCES=2000)
+#   CHECK=1 first runs benchmarks/gemma3_device_check.py (mtqa's decoder against transformers'
+#   on the device); SENTENCES=2000)
 #
 # Why not benchmarks/gpu.sh: that one makes a venv and pip-installs mtqa, which needs a registry
 # (or a wheel folder of ~300 MB that a 64 MiB call cannot carry). Here the machine's own python3
@@ -37,6 +38,7 @@ DTYPES="${DTYPES:-bfloat16}"
 WORKERS="${WORKERS:-1 8}"  # pipeline runs: mtqa score --workers N (the host has 16 cores)
 ARGS="${ARGS:-}"  # more throughput.py options, e.g. "--articles-per-chunk 8 --perturbed 0"
 PROFILE="${PROFILE:-0}"  # 1: also benchmarks/profile_pipeline.py (where the pipeline's host time goes)
+CHECK="${CHECK:-0}"  # 1: first benchmarks/gemma3_device_check.py (the own decoder against transformers' there)
 DEVICE="${DEVICE:-cuda}"  # cpu: a dry run of every step on a machine without a GPU
 PYVER="${PYVER:-3.12}"
 # Packages mtqa imports that the device image lacks (device KINDS.md, 2026-11-17), at the
@@ -139,6 +141,11 @@ run() {
     export PYTHONPATH="$site:$ROOT" MTQA_HOME="$STAGE/home" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
     say "python -m mtqa download"
     python3 -m mtqa download 2>&1 | tee -a "$REPORT" || fail "mtqa download failed"
+    if [[ "$CHECK" == 1 ]]; then
+        say "mtqa's Gemma 3 decoder against transformers': $DEVICE, bfloat16"
+        python3 benchmarks/gemma3_device_check.py --device "$DEVICE" --dtype bfloat16 2>&1 \
+            | grep -v "Loading weights" | tee -a "$REPORT" || fail "gemma3_device_check.py failed"
+    fi
     local dtype
     [[ "$DTYPES" == none ]] && DTYPES=""
     for dtype in $DTYPES; do
