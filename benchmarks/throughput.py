@@ -111,17 +111,20 @@ def as_scored(sentences: list[str], per_article: int = 8) -> list[str]:
     from mtqa.segment import segment
     from mtqa.types import Article
 
-    out = []
-    for a in range(0, len(sentences), per_article):
-        out += [u.text for u in segment(Article(f"a{a}", " ".join(sentences[a:a + per_article]), "x"), "article")]
-    return out
+    return [u.text for aid, text in _articles(sentences, per_article)
+            for u in segment(Article(aid, text, "x"), "article")]
+
+
+def _articles(sentences: list[str], per_article: int) -> list[tuple[str, str]]:
+    """(id, text) of the articles the sentences are joined into, ``per_article`` to each."""
+    return [(f"a{a}", " ".join(sentences[a:a + per_article])) for a in range(0, len(sentences), per_article)]
 
 
 def write_inputs(sentences: list[str], folder: Path, per_article: int = 8) -> Path:
     path = folder / "in.jsonl"
     with open(path, "w", encoding="utf-8") as fh:
-        for a in range(0, len(sentences), per_article):
-            fh.write(json.dumps({"id": f"a{a}", "text": " ".join(sentences[a:a + per_article])}) + "\n")
+        for aid, text in _articles(sentences, per_article):
+            fh.write(json.dumps({"id": aid, "text": text}) + "\n")
     return path
 
 

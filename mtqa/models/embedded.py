@@ -103,6 +103,19 @@ def mtqa_home() -> Path:
     return Path(user_cache_dir("mtqa"))
 
 
+def write_cache_file(path: Path, data: bytes) -> None:
+    """``data`` at ``path`` (a file under ``$MTQA_HOME/cache`` that only saves time), written whole:
+    a temporary file named after this process (several workers may write the same file at once)
+    renamed into place. A home that cannot be written is no error: the caller recomputes."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 def model_dir(name: str) -> Path:
     return mtqa_home() / "models" / name
 

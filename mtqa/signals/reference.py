@@ -19,7 +19,6 @@ built only when a row has a reference.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -68,17 +67,6 @@ def _read_signatures(path: Path) -> dict[str, str] | None:
     return data if ok else None
 
 
-def _write_signatures(path: Path, signatures: dict[str, str]) -> None:
-    """Written whole (a temporary file renamed into place); a home that cannot be written is no error."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(signatures, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass
-
-
 class ReferenceSignal(Signal):
     name = "reference"
     version = "1"
@@ -108,7 +96,9 @@ class ReferenceSignal(Signal):
             if self._signatures is None:
                 self._signatures = {name: str(m.get_signature()) for name, m in self.metrics.items()}
                 if path is not None:
-                    _write_signatures(path, self._signatures)
+                    from mtqa.models.embedded import write_cache_file
+
+                    write_cache_file(path, json.dumps(self._signatures, indent=1).encode())
         return dict(self._signatures)
 
     def settings(self) -> dict:

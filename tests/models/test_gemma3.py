@@ -86,7 +86,7 @@ def test_continuing_from_a_filled_cache_with_a_4d_mask(pair):
     assert torch.equal(outs[0], outs[1])
 
 
-def test_causal_lm_passes_equal_with_either_decoder(default_model, lm):
+def test_causal_lm_passes_equal_with_either_decoder(pair, lm):
     """The whole scoring interface (CausalLM) on the embedded model: per-token log-probs, entropies,
     hidden states, keys and values the same whichever decoder runs."""
     from mtqa.models.lm import CausalLM
@@ -96,9 +96,7 @@ def test_causal_lm_passes_equal_with_either_decoder(default_model, lm):
     own = lm.variant(keep_hidden=True, keep_kv=True)
     hf = CausalLM.__new__(CausalLM)
     hf.__dict__.update(own.__dict__)
-    from transformers import AutoModelForCausalLM
-
-    hf.model = AutoModelForCausalLM.from_pretrained(default_model.path, dtype=torch.float32).eval()
+    hf.model = pair[0]  # transformers' model of the same weights
     hf._cache = type(own._cache)()
     for x, y in zip(own.score(texts), hf.score(texts)):
         assert (x.logprobs == y.logprobs).all() and (x.entropies == y.entropies).all()
@@ -121,9 +119,9 @@ def test_bfloat16_weights_equal_transformers(default_model):
                            own.model(input_ids=ids, attention_mask=mask).last_hidden_state)
 
 
-def test_int8_quantisation_reaches_every_linear_layer(default_model):
+def test_int8_quantisation_reaches_every_linear_layer(pair):
     """Loaded modules are plain nn.Linear, which dynamic quantisation matches by exact type."""
-    own = gemma3.load(default_model.path)
+    own = pair[1]  # quantize_dynamic below quantises a copy
     linear = sum(isinstance(m, torch.nn.Linear) for m in own.modules())
     assert linear == own.config.num_hidden_layers * 7 + 1 and own.lm_head.weight is own.model.embed_tokens.weight
     q = torch.ao.quantization.quantize_dynamic(own, {torch.nn.Linear}, dtype=torch.qint8)

@@ -191,17 +191,13 @@ def _load_shortlist(path: "Path", vocab: int) -> np.ndarray | None:
 
 
 def _save_shortlist(path: "Path", ids: np.ndarray) -> None:
-    """Written whole (a temporary file renamed into place); a home that cannot be written is no error."""
-    import os
+    import io
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            np.save(fh, ids)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    from mtqa.models.embedded import write_cache_file
+
+    buf = io.BytesIO()
+    np.save(buf, ids)
+    write_cache_file(path, buf.getvalue())
 
 
 class ReorderSearch:
