@@ -142,8 +142,6 @@ class QualityScorer:
 
     def score(self, items: Iterable[str | Mapping[str, Any]]) -> ScoreResult:
         """Score ``items`` (strings or dicts, see the module docstring); return both tables."""
-        import pyarrow as pa
-
         from mtqa.segment import segment
         from mtqa.writers import ARTICLE_FEATURES, sentence_features
 
@@ -165,8 +163,8 @@ class QualityScorer:
                 continue
             sentence_rows, article_rows = self._scorer.score_chunk(chunk)
             # Arrow per chunk, with the writers' schema: the same casts (float32, int32) as on disk
-            sent_tables.append(pa.Table.from_pylist(sentence_rows, schema=sent_features.arrow_schema))
-            art_tables.append(pa.Table.from_pylist(article_rows, schema=ARTICLE_FEATURES.arrow_schema))
+            sent_tables.append(sent_features.table(sentence_rows))
+            art_tables.append(ARTICLE_FEATURES.table(article_rows))
         return ScoreResult(self._dataset(sent_tables, sent_features), self._dataset(art_tables, ARTICLE_FEATURES),
                            skipped, errors)
 

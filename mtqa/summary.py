@@ -52,12 +52,12 @@ def _fmt(value: float, spec: str, width: int) -> str:
 def _column(table, name: str) -> np.ndarray:
     """A numeric column as float64, NaN for nulls (read column-wise: a job can hold millions of rows)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
+
+    from mtqa.writers.schema import float_column
 
     col = table.column(name) if isinstance(table, pa.Table) else \
         table.select_columns([name]).with_format("arrow")[:].column(name)
-    col = pc.fill_null(pc.cast(col, "float64"), math.nan)
-    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return float_column(col)
 
 
 def _rows(table, indices, columns: list[str]) -> list[dict]:
@@ -69,7 +69,8 @@ def _rows(table, indices, columns: list[str]) -> list[dict]:
 
     present = [c for c in columns if c in table.column_names]
     if isinstance(table, pa.Table):
-        return table.select(present).take(indices).to_pylist()
+        part = table.select(present)  # row by row: ``take`` builds an index array, which imports pandas
+        return [part.slice(i, 1).to_pylist()[0] for i in indices]
     return table.select_columns(present).select(indices).to_list()
 
 

@@ -94,15 +94,18 @@ def test_scoring_with_the_embedded_model_imports_neither_transformers_nor_datase
     """The cold-start path (session 12): the embedded Gemma runs on mtqa's own decoder and
     tokenizer, the datasets are written and summarised with pyarrow alone. transformers and
     datasets took 3-4 s of the 11 s a one-sentence job took; a change that brings either back
-    onto this path fails here (it still scores and writes what ``datasets`` loads)."""
+    onto this path fails here (it still scores and writes what ``datasets`` loads). Session 13:
+    nor ``tokenizers`` (the compiled BPE encodes a short job; reading tokenizer.json was 1.1 s)
+    nor pandas (pyarrow imports it for any ``pa.array``; 0.25 s)."""
     (tmp_path / "one.txt").write_text("The minister said that the new bridge will be opened next spring.\n")
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "mtqa", "score", str(tmp_path / "one.txt"),
                            "-o", str(tmp_path / "out")], capture_output=True, text=True, timeout=600,
                           env={**os.environ, "MTQA_SERVER": str(tmp_path / "no-server.sock")})
     assert proc.returncode == 0, proc.stderr[-2000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    assert {"torch", "mtqa.models.gemma3", "tokenizers"} <= imported
-    assert not imported & {"datasets", "transformers"}, sorted(imported & {"datasets", "transformers"})
+    assert {"torch", "mtqa.models.gemma3", "mtqa.models.bpe"} <= imported
+    avoided = {"datasets", "transformers", "tokenizers", "pandas"}
+    assert not imported & avoided, sorted(imported & avoided)
     import datasets
 
     assert len(datasets.load_from_disk(str(tmp_path / "out" / "sentences"))) == 1

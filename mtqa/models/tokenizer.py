@@ -1,64 +1,117 @@
-"""The tokenizer of a model folder converted by mtqa, straight from its ``tokenizer.json``.
+"""The tokenizer of a model folder converted by mtqa, without transformers.
 
 ``AutoTokenizer`` rebuilds Gemma's tokenizer through its Python class (4.5 s against 1.7 s on
 a busy 2-core machine), and even ``PreTrainedTokenizerFast`` costs importing transformers'
-tokenizer stack (0.7 s). The file already holds the whole pipeline (normaliser,
-pre-tokeniser, BPE model, post-processor); mtqa encodes batches of texts and reads ids,
-character offsets, the special tokens' ids and the vocabulary size, which
-:class:`FastTokenizer` gives from a ``tokenizers.Tokenizer`` alone.
-``tests/models/test_lm.py`` checks it against ``AutoTokenizer`` on the embedded model.
+tokenizer stack (0.7 s). The folder's ``tokenizer.json`` holds the whole pipeline
+(normaliser, pre-tokeniser, BPE model, post-processor); mtqa encodes batches of texts and
+reads ids, character offsets, the special tokens' ids and the vocabulary size, which
+:class:`FastTokenizer` gives from two interchangeable encoders:
 
-Reading the file still takes 1.1-1.5 s (its 514,906 merges 0.9 s, the vocabulary 0.5 s). It
-holds Python's lock while it runs: read in a thread next to importing torch, the two took
-longer together than one after the other (3.8-4.3 s against 3.7-3.9 s), so it is not.
+* :class:`mtqa.models.bpe.CompiledBPE`: the same BPE in Python over a compact compiled form
+  (loaded in ~0.1 s; ~3-8 µs a token);
+* a ``tokenizers.Tokenizer`` read from the JSON (1.0-1.3 s to read, holding Python's lock: in
+  a thread next to importing torch the two took longer together than one after the other;
+  <1 µs a token, batches in parallel).
+
+They give the same ids and offsets (``tests/models/test_bpe.py``). :class:`FastTokenizer`
+starts with the compiled form and switches to ``tokenizers`` once encoding has cost as much
+time as reading it would (:data:`SWITCH_S`; the rent-or-buy rule: never more than twice
+the better choice made in hindsight). A one-sentence job never reads the JSON; a long job,
+or one on a GPU where tokens are cheap, reads it after a second of encoding.
+``tests/models/test_lm.py`` checks the whole against ``AutoTokenizer`` on the embedded model.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Sequence
 
 _SPECIAL = ("bos", "eos", "pad", "unk")
+#: seconds of compiled-form encoding after which ``tokenizers`` is loaded (about what loading it costs)
+SWITCH_S = 1.0
 
 
 class FastTokenizer:
-    """What mtqa asks of a transformers fast tokenizer, over a ``tokenizers.Tokenizer``."""
+    """What mtqa asks of a transformers fast tokenizer: a compiled BPE first, ``tokenizers`` for long jobs."""
 
     is_fast = True
 
-    def __init__(self, tok, special_tokens: dict[str, str]):
+    def __init__(self, tok=None, special_tokens: dict[str, str] | None = None, *, compiled=None,
+                 json_path: Path | None = None):
+        """``tok``: a ``tokenizers.Tokenizer`` (or None: read from ``json_path`` when needed);
+        ``compiled``: a :class:`~mtqa.models.bpe.CompiledBPE` of the same file, or None."""
         self._tok = tok
+        self._compiled = compiled if tok is None else None
+        self._json_path = json_path
+        self._compiled_s = 0.0  # time the compiled form has spent encoding
+        special_tokens = special_tokens or {}
         for name in _SPECIAL:
             token = special_tokens.get(f"{name}_token")
-            setattr(self, f"{name}_token_id", tok.token_to_id(token) if token else None)
+            setattr(self, f"{name}_token_id", self._lookup().token_to_id(token) if token else None)
+        self._size = (self._compiled.size if self._compiled is not None
+                      else self._tok.get_vocab_size(with_added_tokens=True))
+
+    def _lookup(self):
+        return self._compiled if self._compiled is not None else self._tok
+
+    @property
+    def backend(self) -> str:
+        """Which encoder answers now: ``compiled`` or ``tokenizers``."""
+        return "compiled" if self._compiled is not None else "tokenizers"
+
+    def _switch(self) -> None:
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str(self._json_path))
+        self._compiled = None
 
     def __call__(self, texts: str | Sequence[str], add_special_tokens: bool = True,
                  return_offsets_mapping: bool = False) -> dict:
         """``{"input_ids": [...], "offset_mapping": [...]}`` per text (one text: not nested), as transformers gives them."""
         single = isinstance(texts, str)
-        encs = self._tok.encode_batch([texts] if single else list(texts), add_special_tokens=add_special_tokens)
-        out = {"input_ids": [e.ids for e in encs]}
-        if return_offsets_mapping:
-            out["offset_mapping"] = [e.offsets for e in encs]
+        batch = [texts] if single else list(texts)
+        if self._compiled is not None and self._compiled_s > SWITCH_S:
+            self._switch()
+        if self._compiled is not None:
+            t = time.perf_counter()
+            encs = [self._compiled.encode(x, add_special_tokens) for x in batch]
+            self._compiled_s += time.perf_counter() - t
+            out = {"input_ids": [ids for ids, _ in encs]}
+            if return_offsets_mapping:
+                out["offset_mapping"] = [offs for _, offs in encs]
+        else:
+            encs = self._tok.encode_batch(batch, add_special_tokens=add_special_tokens)
+            out = {"input_ids": [e.ids for e in encs]}
+            if return_offsets_mapping:
+                out["offset_mapping"] = [e.offsets for e in encs]
         return {k: v[0] for k, v in out.items()} if single else out
 
     def __len__(self) -> int:
-        return self._tok.get_vocab_size(with_added_tokens=True)
+        return self._size
 
 
-def load_tokenizer(folder: str | Path) -> FastTokenizer | None:
+def load_tokenizer(folder: str | Path, *, compiled: bool = True) -> FastTokenizer | None:
     """The tokenizer of a folder converted by mtqa (``mtqa-model.json`` next to a ``tokenizer.json``);
     None for any other folder, or when its files cannot be read this way (the caller then uses
-    ``AutoTokenizer``)."""
+    ``AutoTokenizer``). ``compiled=False``: ``tokenizers`` from the start."""
     folder = Path(folder)
-    if not ((folder / "mtqa-model.json").is_file() and (folder / "tokenizer.json").is_file()):
+    path = folder / "tokenizer.json"
+    if not ((folder / "mtqa-model.json").is_file() and path.is_file()):
         return None
-    from tokenizers import Tokenizer
-
     try:
         cfg = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     special = {k: v for k, v in cfg.items() if k.endswith("_token") and isinstance(v, str)}
-    return FastTokenizer(Tokenizer.from_file(str(folder / "tokenizer.json")), special)
+    if compiled:
+        from mtqa.models.bpe import load_compiled
+
+        bpe = load_compiled(path)
+        # every special token the config names must be one the compiled form knows (an added token)
+        if bpe is not None and all(bpe.token_to_id(t) is not None for t in special.values()):
+            return FastTokenizer(None, special, compiled=bpe, json_path=path)
+    from tokenizers import Tokenizer
+
+    return FastTokenizer(Tokenizer.from_file(str(path)), special, json_path=path)

@@ -119,7 +119,7 @@ class ShardWriter:
         schema = features.arrow_schema
         tmp = final.with_suffix(f".tmp{os.getpid()}")
         with self._writing(final):
-            table = pa.Table.from_pylist(rows, schema=schema)
+            table = features.table(rows)
             try:
                 with ipc.new_stream(str(tmp), schema) as writer:
                     writer.write_table(table)

@@ -46,6 +46,37 @@ def _rows(n: int) -> list[dict]:
              "lm_tokens": 3, "slor": None, "word_order_suggestion": "", "is_fused": bool(i % 3)} for i in range(n)]
 
 
+def test_table_equals_from_pylist_without_importing_pandas():
+    """Rows laid out from buffers give what ``pa.Table.from_pylist`` gives: values, nulls (None,
+    a missing key, a null struct or list, nulls inside lists), NaN kept as a value, float32
+    rounding, non-ASCII text; zero rows too. pandas is not imported (a fresh process)."""
+    import math
+    import subprocess
+    import sys
+
+    schema = sentence_features(COLUMNS)
+    rows = _rows(9)
+    rows[1]["spans"] = None
+    rows[2]["flags"] = None
+    rows[3]["spans"] = [None, {"start": 1, "end": None, "label": None, "score": float("nan"), "note": "日本"}]
+    rows[4]["flags"] = [None, "x"]
+    del rows[5]["slor"], rows[5]["text"]
+    rows[6].update(is_fused=None, lm_tokens=None, quality=1 / 3, text="")
+    for n in (0, 1, len(rows)):
+        ours = schema.table(rows[:n])
+        theirs = pa.Table.from_pylist(rows[:n], schema=schema.arrow_schema)
+        ours.validate(full=True)
+        assert ours.schema.equals(theirs.schema, check_metadata=True)
+        assert repr(ours.to_pylist()) == repr(theirs.to_pylist())  # NaN as a value: Arrow's equals says NaN != NaN
+        assert ours.drop_columns(["spans"]).equals(theirs.drop_columns(["spans"]))
+    got = schema.table(rows).to_pylist()
+    assert math.isnan(got[3]["spans"][1]["score"]) and got[3]["spans"][0] is None and got[5]["slor"] is None
+    code = ("import sys; from mtqa.writers import ARTICLE_FEATURES as A; "
+            "A.table([{'article_id': 'a', 'quality': 0.5}]).validate(full=True); print('pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
 @pytest.mark.parametrize("n", [0, 7])
 def test_folder_loads_as_save_to_disk_s(tmp_path, n):
     schema = sentence_features(COLUMNS)
@@ -83,3 +114,18 @@ def test_writing_again_replaces_the_folder(tmp_path):
     ds = datasets.load_from_disk(str(tmp_path / "articles"))
     assert len(ds) == 2 and ds.info.description == "run 2" and sorted(p.name for p in (tmp_path / "articles").iterdir()) \
         == ["data-00000-of-00001.arrow", "dataset_info.json", "state.json"]
+
+
+def test_float_column_reads_nulls_offsets_and_other_types():
+    """Numeric columns as float64 with NaN for nulls, through sliced chunks (an offset into the
+    buffers) and chunked arrays, as ``to_numpy`` gives them; other types go through pyarrow."""
+    import numpy as np
+
+    from mtqa.writers.schema import float_column
+
+    for typ in (pa.float32(), pa.int32(), pa.float64(), pa.int64(), pa.bool_()):
+        arr = pa.array([1, None, 3, 4, None, 6], type=typ) if typ != pa.bool_() else pa.array([True, None, False])
+        col = pa.chunked_array([arr.slice(1, 4), arr, arr.slice(0, 0)])
+        want = np.concatenate([np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.float64) for c in col.chunks])
+        np.testing.assert_array_equal(float_column(col), want)
+    assert float_column(pa.chunked_array([], type=pa.float32())).shape == (0,)
