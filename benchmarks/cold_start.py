@@ -9,7 +9,8 @@ already: ``python -m mtqa download``):
 * **--version**: ``python -X importtime -m mtqa --version``, the sum of its top-level imports
   and its wall time: what every command pays before argparse answers;
 * **score-path imports**: ``-X importtime`` of the modules ``mtqa score`` needs before it
-  loads the model (the CLI, the pipeline, torch), and whether transformers or datasets came with them;
+  loads the model (the CLI, the pipeline, torch as the CLI imports it: without its meta-kernel
+  registrations, :mod:`mtqa.models.lazy_torch`), and whether any of :data:`AVOIDED` came with them;
 * **score**: ``python -m mtqa score ONE.txt -o TMP --overwrite`` wall time, split with the
   job's run.json timings into *before the job* (interpreter, imports, arguments, config and
   input checks; summary printing after it), *model load* (``load_model_s``), *first batch*
@@ -25,7 +26,9 @@ already: ``python -m mtqa download``):
   in next to the dtype that runs here (a mismatch is a cast of every tensor at each load).
 
 The last line is the total and its ratio to the aim (<= 1 meets it). Figures vary with the
-machine's load; run with ``--repeat 3`` for the median.
+machine's load; run with ``--repeat 3`` for the median. Child processes run with Python's
+default bytecode caching after one untimed warm-up run (``--keep-bytecode-setting``: as the
+environment says; this sandbox sets ``PYTHONDONTWRITEBYTECODE=1``).
 """
 
 from __future__ import annotations
@@ -47,8 +50,8 @@ SENTENCE = "The minister said that the new bridge will be opened for traffic in 
 #: what ``mtqa score`` imports before it loads the model (``score.run`` and what it calls)
 SCORE_IMPORTS = ("mtqa.cli", "mtqa.commands.score", "mtqa.config", "mtqa.pipeline", "mtqa.api", "mtqa.summary",
                  "mtqa.progress")
-#: libraries a one-sentence ``mtqa score`` no longer imports (session 12): reported if they come back
-AVOIDED = ("transformers", "datasets")
+#: what a one-sentence ``mtqa score`` no longer imports (sessions 12-13): reported if they come back
+AVOIDED = ("transformers", "datasets", "tokenizers", "pandas", "torch._decomp")
 
 
 def _run(argv: list[str], cwd: Path = ROOT, env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
@@ -91,7 +94,9 @@ def _imported(importtime_stderr: str) -> set[str]:
 
 
 def score_imports_phase() -> dict:
-    code = "; ".join(f"import {m}" for m in SCORE_IMPORTS)
+    # as the CLI does for score: torch first, without its meta-kernel registrations (mtqa.models.lazy_torch)
+    code = "from mtqa.models.lazy_torch import import_torch_deferred; import_torch_deferred(); "
+    code += "; ".join(f"import {m}" for m in SCORE_IMPORTS)
     code += f"; import sys; print([m for m in {AVOIDED!r} if m in sys.modules])"
     wall, proc = _run([sys.executable, "-X", "importtime", "-c", code])
     total, top = top_level_import_s(proc.stderr)
@@ -184,7 +189,18 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs of each phase; medians are printed")
     ap.add_argument("--no-load-detail", action="store_true", help="skip timing from_pretrained apart")
     ap.add_argument("--no-server-phase", action="store_true", help="skip the runs against a model server")
+    ap.add_argument("--keep-bytecode-setting", action="store_true",
+                    help="keep PYTHONDONTWRITEBYTECODE as the environment sets it (default: Python's default)")
     args = ap.parse_args()
+    # Python writes bytecode caches by default (pip also compiles a wheel's modules at install);
+    # a sandbox that sets PYTHONDONTWRITEBYTECODE=1 makes every start compile mtqa's own ~100
+    # modules from source again (0.1-0.3 s here), which no user's default set-up does
+    bytecode = "as the environment sets it"
+    if not args.keep_bytecode_setting:
+        bytecode = "cached (Python's default)"
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        with tempfile.TemporaryDirectory() as tmp:
+            score_phase(args.model, Path(tmp))  # untimed: writes the caches a first run writes
 
     interp = statistics.median(interpreter_s() for _ in range(args.repeat))
     version = [version_phase() for _ in range(args.repeat)]
@@ -193,7 +209,7 @@ def main() -> None:
         scores = [score_phase(args.model, Path(tmp)) for _ in range(args.repeat)]
 
     print(f"cold start, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
-          f"{args.repeat} run(s) per phase (median)")
+          f"{args.repeat} run(s) per phase (median), bytecode {bytecode}")
     print(f"  interpreter (python -c pass):     {interp:6.2f} s")
     v = version[-1]
     print(f"  mtqa --version:                   {_median(version, 'wall_s'):6.2f} s wall, imports "

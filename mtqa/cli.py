@@ -114,6 +114,11 @@ KNOWN_LIBRARY_WARNINGS: tuple[tuple[type[Warning], str], ...] = (
 )
 
 
+#: commands whose process imports torch without its meta-kernel registrations until a path needs
+#: them (:mod:`mtqa.models.lazy_torch`: 0.35-0.45 s of every cold start)
+LAZY_TORCH_COMMANDS = ("score", "serve")
+
+
 def _quiet_libraries() -> None:
     """Keep transformers/datasets chatter and the known library warnings off the user's terminal
     (``--debug`` shows them)."""
@@ -156,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
             return code
     if not args.debug:
         _quiet_libraries()
+    if args.command in LAZY_TORCH_COMMANDS:
+        from mtqa.models.lazy_torch import import_torch_deferred
+
+        import_torch_deferred()
     try:
         return int(args._module.run(args) or 0)
     except MtqaError as exc:

@@ -237,6 +237,10 @@ def fetch_gguf(model: EmbeddedModel, workdir: Path, log=print) -> Path:
 def convert(gguf_path: Path, dest: Path, model: EmbeddedModel) -> None:
     """Dequantise the GGUF once and save it as safetensors + tokenizer under ``dest``."""
     import torch
+
+    from mtqa.models.lazy_torch import complete_torch
+
+    complete_torch()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder, name = str(gguf_path.parent), gguf_path.name

@@ -37,6 +37,7 @@ import torch
 from mtqa.errors import ModelError
 from mtqa.models.batching import length_batches, pad_batch, softcap_
 from mtqa.models.device import cpu_has_bf16, resolve_device, resolve_dtype  # noqa: F401 - re-exported
+from mtqa.models.lazy_torch import complete_torch
 from mtqa.models.tokenizer import load_tokenizer  # noqa: F401 - re-exported
 
 
@@ -122,6 +123,7 @@ def _load_model(path: str, dtype: torch.dtype, offline: bool):
 
     if os.path.isdir(path) and gemma3.supports(path):
         return gemma3.load(path, dtype)
+    complete_torch()
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=offline)
@@ -179,6 +181,7 @@ class CausalLM:
         try:
             self.tokenizer = load_tokenizer(path)
             if self.tokenizer is None:
+                complete_torch()
                 from transformers import AutoTokenizer
 
                 self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=offline)
@@ -192,6 +195,7 @@ class CausalLM:
         if quantize == "int8":
             if self.device != "cpu" or self.dtype != torch.float32:
                 raise ModelError("quantize: int8 needs device: cpu and dtype: float32")
+            complete_torch()
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         elif quantize != "none":
             raise ModelError(f"unknown quantize setting {quantize!r} (none or int8)")
@@ -241,6 +245,7 @@ class CausalLM:
         make = getattr(self.model, "new_cache", None)
         if make is not None:
             return make()
+        complete_torch()
         from transformers import DynamicCache
 
         return DynamicCache()
