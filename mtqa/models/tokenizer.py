@@ -8,7 +8,7 @@ reads ids, character offsets, the special tokens' ids and the vocabulary size, w
 :class:`FastTokenizer` gives from two interchangeable encoders:
 
 * :class:`mtqa.models.bpe.CompiledBPE`: the same BPE in Python over a compact compiled form
-  (loaded in ~0.1 s; ~3-8 µs a token);
+  (loaded in ~0.15 s; 1.3-8 µs a token, less as its cache of words fills);
 * a ``tokenizers.Tokenizer`` read from the JSON (1.0-1.3 s to read, holding Python's lock: in
   a thread next to importing torch the two took longer together than one after the other;
   <1 µs a token, batches in parallel).

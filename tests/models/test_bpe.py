@@ -19,7 +19,8 @@ from tests.conftest import DATA, SHARED
 EDGE = ["", " ", "  two  spaces ", "\t tab\n", "<td>x</td>\n\n\n<start_of_turn>user", "<bos> as text <eos>",
         "<unused5><unused55>< unused5>", "<tabl <table>", "▁▁▁▁ lit ▁", "Emoji 😀🤖🫠 ok", "𠀀𪚥 rare", "\x00\x07\x1b",
         "中文测试，你好。", "日本語のテキスト。", "සිංහල භාෂාව", "नेपाली भाषा", "Русский текст", "Eesti keel õüäö",
-        "Română: ș ț ă", "a\u00a0b\u2009c", "x" * 300, "€ 40 ,and – dashes…", "e\u0301 combining", "\r\n\r\n"]
+        "Română: ș ț ă", "a\u00a0b\u2009c", "x" * 300, "€ 40 ,and – dashes…", "e\u0301 combining", "\r\n\r\n",
+        "<b>bold> </b> tag> </ x", ">  </", "a▁b ▁▁the  the   the"]  # ">▁</" is a token across a word cut
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +51,8 @@ def _assert_same(compiled, rust, texts: list[str]) -> int:
 def test_compiled_bpe_equals_tokenizers(both):
     compiled, rust = both
     assert _assert_same(compiled, rust, _texts()) > 1000
+    assert _assert_same(compiled, rust, _texts()) > 1000  # again, from the units' cache
+    assert ">" in compiled._joiners  # the one vocabulary token across a "▁" cut
     assert compiled.size == rust.get_vocab_size(with_added_tokens=True)
     for t in ("<bos>", "<eos>", "<pad>", "<unk>", "<start_of_turn>"):
         assert compiled.token_to_id(t) == rust.token_to_id(t)
