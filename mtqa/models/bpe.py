@@ -313,16 +313,9 @@ class CompiledBPE:
 
 def compiled_file(tokenizer_json: Path) -> Path | None:
     """Where the compiled form of ``tokenizer_json`` is kept (None: the file cannot be read)."""
-    import hashlib
+    from mtqa.models.embedded import derived_cache_file
 
-    from mtqa.models.embedded import mtqa_home
-
-    try:
-        st = tokenizer_json.stat()
-    except OSError:
-        return None
-    key = f"{tokenizer_json.resolve()}|{st.st_size}|{st.st_mtime_ns}|bpe-{FORMAT}"
-    return mtqa_home() / "cache" / f"bpe-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
+    return derived_cache_file(tokenizer_json, "bpe", f"bpe-{FORMAT}", ".npz")
 
 
 def load_compiled(tokenizer_json: Path) -> CompiledBPE | None:

@@ -103,6 +103,20 @@ def mtqa_home() -> Path:
     return Path(user_cache_dir("mtqa"))
 
 
+def derived_cache_file(source: Path, kind: str, settings: str, suffix: str) -> Path | None:
+    """Where a file derived from ``source`` is kept: ``$MTQA_HOME/cache/KIND-KEY.SUFFIX``, KEY from
+    the source's resolved path, size and modification time and ``settings`` (a changed source or
+    setting gets another file). None when ``source`` cannot be read."""
+    import hashlib
+
+    try:
+        st = source.stat()
+    except OSError:
+        return None
+    key = f"{source.resolve()}|{st.st_size}|{st.st_mtime_ns}|{settings}"
+    return mtqa_home() / "cache" / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:20]}{suffix}"
+
+
 def write_cache_file(path: Path, data: bytes) -> None:
     """``data`` at ``path`` (a file under ``$MTQA_HOME/cache`` that only saves time), written whole:
     a temporary file named after this process (several workers may write the same file at once)

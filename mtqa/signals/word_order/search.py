@@ -165,19 +165,13 @@ def _shortlist_file(lm: "CausalLM") -> "Path | None":
     version. None for a tokenizer without a ``tokenizer.json`` in the model folder. A stale or
     damaged file can only cost time: any set of token ids gives valid bounds (see above), and
     one that does not fit the vocabulary is rebuilt."""
-    import hashlib
     from importlib.metadata import version
     from pathlib import Path
 
-    from mtqa.models.embedded import mtqa_home
+    from mtqa.models.embedded import derived_cache_file
 
     tok = Path(getattr(lm, "path", "") or "") / "tokenizer.json"
-    try:
-        st = tok.stat()
-    except OSError:
-        return None
-    key = f"{tok.resolve()}|{st.st_size}|{st.st_mtime_ns}|{SHORTLIST_WORDS}|wordfreq-{version('wordfreq')}"
-    return mtqa_home() / "cache" / f"shortlist-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npy"
+    return derived_cache_file(tok, "shortlist", f"{SHORTLIST_WORDS}|wordfreq-{version('wordfreq')}", ".npy")
 
 
 def _load_shortlist(path: "Path", vocab: int) -> np.ndarray | None:
