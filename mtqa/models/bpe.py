@@ -82,9 +82,12 @@ def compile_tokenizer(spec: dict) -> dict[str, np.ndarray] | None:
         return None
     merges = model.get("merges") or []
     left, right, new = (np.empty(len(merges), np.int64) for _ in range(3))
-    for i, m in enumerate(merges):
-        a, b = m if isinstance(m, list) else m.split(" ", 1)
-        left[i], right[i], new[i] = vocab[a], vocab[b], vocab[a + b]
+    try:
+        for i, m in enumerate(merges):
+            a, b = m if isinstance(m, list) else m.split(" ", 1)
+            left[i], right[i], new[i] = vocab[a], vocab[b], vocab[a + b]
+    except (KeyError, ValueError, TypeError):
+        return None  # a merge outside the vocabulary: not a file this module can vouch for
     chars = sorted((ord(s), i) for s, i in vocab.items() if len(s) == 1)
     byte_ids = np.array([vocab.get(f"<0x{b:02X}>", -1) for b in range(256)], np.int32)
     if (byte_ids < 0).any():

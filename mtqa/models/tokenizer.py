@@ -64,7 +64,11 @@ class FastTokenizer:
     def _switch(self) -> None:
         from tokenizers import Tokenizer
 
-        self._tok = Tokenizer.from_file(str(self._json_path))
+        try:
+            self._tok = Tokenizer.from_file(str(self._json_path))
+        except Exception:  # noqa: BLE001 - the file went away or broke mid-job: the compiled form goes on
+            self._compiled_s = float("-inf")  # and nothing tries again
+            return
         self._compiled = None
 
     def __call__(self, texts: str | Sequence[str], add_special_tokens: bool = True,

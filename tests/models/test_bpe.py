@@ -92,7 +92,8 @@ def test_unsupported_pipelines_are_left_to_tokenizers(default_model):
                ("model", {**spec["model"], "vocab": {k: v for k, v in spec["model"]["vocab"].items() if k != "<0x41>"}}),
                ("added_tokens", [{**spec["added_tokens"][0], "lstrip": True}]),
                ("post_processor", {"type": "ByteLevel"}),
-               ("truncation", {"max_length": 8})]
+               ("truncation", {"max_length": 8}),
+               ("model", {**spec["model"], "merges": spec["model"]["merges"][:5] + [["no-such", "piece"]]})]
     for key, value in changes:
         assert bpe.compile_tokenizer({**spec, key: value}) is None, key
 
@@ -114,6 +115,10 @@ def test_fast_tokenizer_switches_to_tokenizers_with_the_same_output(default_mode
     assert tok.backend == "tokenizers" and after == before
     assert tok(texts[0], add_special_tokens=False) == first(texts[0], add_special_tokens=False)
     assert len(tok) == len(first) and tok.bos_token_id == first.bos_token_id == 2
+    broken = load_tokenizer(default_model.path)
+    broken._json_path = tmp_path / "gone" / "tokenizer.json"  # the JSON vanished mid-job: it keeps encoding
+    for _ in range(2):  # the second call tries to switch (SWITCH_S is 0 here) and cannot
+        assert broken(texts, return_offsets_mapping=True) == before and broken.backend == "compiled"
     rust_only = load_tokenizer(default_model.path, compiled=False)
     assert rust_only.backend == "tokenizers" and rust_only(texts)["input_ids"] == before["input_ids"]
     cached.write_bytes(b"not a numpy file")
