@@ -32,9 +32,9 @@ texts in many scripts, ids and offsets.
 
 Speed (one thread): 1.3 µs a token on the shared corpora once their words are cached, 3-8
 µs before, against ``tokenizers``' 0.5 µs with two threads; memory 84 MiB against 290 MiB.
-:class:`mtqa.models.tokenizer.FastTokenizer` encodes with this form until encoding has cost
-as much time as reading ``tokenizers``' JSON would (:data:`~mtqa.models.tokenizer.SWITCH_S`),
-then with ``tokenizers`` (same ids, same offsets).
+:class:`mtqa.models.tokenizer.FastTokenizer` encodes with this form (on a GPU, until encoding
+has cost as much time as reading ``tokenizers``' JSON would, then with ``tokenizers``: same
+ids, same offsets).
 """
 
 from __future__ import annotations

@@ -190,6 +190,8 @@ class CausalLM:
             raise ModelError(f"cannot load model {path!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
         if not self.tokenizer.is_fast:
             raise ModelError(f"model {path!r} has no fast tokenizer; mtqa needs character offsets")
+        if hasattr(self.tokenizer, "switch_s") and self.device == "cpu":
+            self.tokenizer.switch_s = None  # the compiled BPE costs under 1% of a CPU job (mtqa.models.tokenizer)
         self.model.to(self.device).eval()
         self.quantize = quantize
         if quantize == "int8":

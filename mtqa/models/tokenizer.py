@@ -14,10 +14,13 @@ reads ids, character offsets, the special tokens' ids and the vocabulary size, w
   <1 µs a token, batches in parallel).
 
 They give the same ids and offsets (``tests/models/test_bpe.py``). :class:`FastTokenizer`
-starts with the compiled form and switches to ``tokenizers`` once encoding has cost as much
-time as reading it would (:data:`SWITCH_S`; the rent-or-buy rule: never more than twice
-the better choice made in hindsight). A one-sentence job never reads the JSON; a long job,
-or one on a GPU where tokens are cheap, reads it after a second of encoding.
+starts with the compiled form. Where the model runs on the CPU it keeps it: a token costs the
+model ~5 ms there, and the pipeline encodes each token about five times (the base pass, the
+word-order search's reorderings), 7-40 µs: under 1% of a job, less than reading the JSON
+(1 s) costs any job shorter than a few minutes. On a GPU a token costs the model ~50 µs, so
+there it switches to ``tokenizers`` once encoding has cost as much time as reading it would
+(:data:`SWITCH_S`; the rent-or-buy rule: never more than twice the better choice made in
+hindsight). :class:`~mtqa.models.lm.CausalLM` sets :attr:`FastTokenizer.switch_s` by device.
 ``tests/models/test_lm.py`` checks the whole against ``AutoTokenizer`` on the embedded model.
 """
 
@@ -46,6 +49,8 @@ class FastTokenizer:
         self._compiled = compiled if tok is None else None
         self._json_path = json_path
         self._compiled_s = 0.0  # time the compiled form has spent encoding
+        #: seconds of compiled encoding after which ``tokenizers`` takes over (None: never)
+        self.switch_s: float | None = SWITCH_S
         special_tokens = special_tokens or {}
         for name in _SPECIAL:
             token = special_tokens.get(f"{name}_token")
@@ -76,7 +81,7 @@ class FastTokenizer:
         """``{"input_ids": [...], "offset_mapping": [...]}`` per text (one text: not nested), as transformers gives them."""
         single = isinstance(texts, str)
         batch = [texts] if single else list(texts)
-        if self._compiled is not None and self._compiled_s > SWITCH_S:
+        if self._compiled is not None and self.switch_s is not None and self._compiled_s > self.switch_s:
             self._switch()
         if self._compiled is not None:
             t = time.perf_counter()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mtqa.models import bpe
-from mtqa.models.tokenizer import FastTokenizer, load_tokenizer
+from mtqa.models.tokenizer import SWITCH_S, FastTokenizer, load_tokenizer
 from tests.conftest import DATA, SHARED
 
 #: texts that reach every branch: added tokens (HTML tags, newlines, <unused>, <bos> as text,
@@ -100,7 +100,7 @@ def test_unsupported_pipelines_are_left_to_tokenizers(default_model):
 
 def test_fast_tokenizer_switches_to_tokenizers_with_the_same_output(default_model, monkeypatch, tmp_path):
     """Compiled first (cached on disk, read back), ``tokenizers`` once encoding has cost
-    ``SWITCH_S``; a damaged cache file is compiled again."""
+    ``switch_s`` (never, for a model on the CPU); a damaged cache file is compiled again."""
     monkeypatch.setenv("MTQA_HOME", str(tmp_path))
     texts = _texts()
     first = load_tokenizer(default_model.path)
@@ -110,14 +110,18 @@ def test_fast_tokenizer_switches_to_tokenizers_with_the_same_output(default_mode
     tok = load_tokenizer(default_model.path)  # from the cache
     assert tok.backend == "compiled"
     before = tok(texts, return_offsets_mapping=True)
-    monkeypatch.setattr("mtqa.models.tokenizer.SWITCH_S", 0.0)
+    assert tok.switch_s == SWITCH_S  # the default: a GPU model's tokenizer switches after SWITCH_S
+    tok(texts)
+    assert tok.backend == "compiled"  # under SWITCH_S of encoding
+    tok.switch_s = 0.0
     after = tok(texts, return_offsets_mapping=True)
     assert tok.backend == "tokenizers" and after == before
     assert tok(texts[0], add_special_tokens=False) == first(texts[0], add_special_tokens=False)
     assert len(tok) == len(first) and tok.bos_token_id == first.bos_token_id == 2
     broken = load_tokenizer(default_model.path)
     broken._json_path = tmp_path / "gone" / "tokenizer.json"  # the JSON vanished mid-job: it keeps encoding
-    for _ in range(2):  # the second call tries to switch (SWITCH_S is 0 here) and cannot
+    broken.switch_s = 0.0
+    for _ in range(2):  # the second call tries to switch and cannot
         assert broken(texts, return_offsets_mapping=True) == before and broken.backend == "compiled"
     rust_only = load_tokenizer(default_model.path, compiled=False)
     assert rust_only.backend == "tokenizers" and rust_only(texts)["input_ids"] == before["input_ids"]
@@ -127,3 +131,8 @@ def test_fast_tokenizer_switches_to_tokenizers_with_the_same_output(default_mode
     assert np.load(cached)["format"][0] == bpe.FORMAT  # rewritten whole
     assert not [p for p in os.listdir(cached.parent) if p.startswith(".")]  # no temporary files left
     assert isinstance(first, FastTokenizer)
+
+
+def test_a_cpu_model_keeps_the_compiled_encoder(lm):
+    """On the CPU the compiled BPE costs under 1% of a job: the model's tokenizer never switches."""
+    assert lm.tokenizer.backend == "compiled" and lm.tokenizer.switch_s is None
