@@ -13,7 +13,8 @@
 #   (DTYPES="bfloat16 float32" or none; WORKERS="1 8": one pipeline run per number of worker
 #   processes; ARGS: more throughput.py options; PROFILE=1 adds benchmarks/profile_pipeline.py;
 #   CHECK=1 first runs benchmarks/gemma3_device_check.py (mtqa's decoder against transformers'
-#   on the device); SENTENCES=2000)
+#   on the device) and benchmarks/lazy_torch_check.py (a job with torch's meta kernels deferred
+#   against one with them); SENTENCES=2000)
 #
 # Why not benchmarks/gpu.sh: that one makes a venv and pip-installs mtqa, which needs a registry
 # (or a wheel folder of ~300 MB that a 64 MiB call cannot carry). Here the machine's own python3
@@ -145,6 +146,9 @@ run() {
         say "mtqa's Gemma 3 decoder against transformers': $DEVICE, bfloat16"
         python3 benchmarks/gemma3_device_check.py --device "$DEVICE" --dtype bfloat16 2>&1 \
             | grep -v "Loading weights" | tee -a "$REPORT" || fail "gemma3_device_check.py failed"
+        say "a job with torch's meta kernels deferred (as mtqa score runs) against one with them: $DEVICE"
+        python3 benchmarks/lazy_torch_check.py --device "$DEVICE" --dtype bfloat16 2>&1 | tee -a "$REPORT" \
+            || fail "lazy_torch_check.py failed"
     fi
     local dtype
     [[ "$DTYPES" == none ]] && DTYPES=""
