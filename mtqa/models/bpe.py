@@ -92,6 +92,8 @@ def compile_tokenizer(spec: dict) -> dict[str, np.ndarray] | None:
     byte_ids = np.array([vocab.get(f"<0x{b:02X}>", -1) for b in range(256)], np.int32)
     if (byte_ids < 0).any():
         return None  # a character could end as <unk>: not reproduced here
+    if np.isin(np.concatenate([left, right]), byte_ids).any():
+        return None  # byte tokens that merge: CompiledBPE._units' cuts assume they never do
     return {
         "format": np.array([FORMAT]),
         "merge_keys": (left << _SHIFT) | right,  # rank = position in the list

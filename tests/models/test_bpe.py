@@ -93,7 +93,9 @@ def test_unsupported_pipelines_are_left_to_tokenizers(default_model):
                ("added_tokens", [{**spec["added_tokens"][0], "lstrip": True}]),
                ("post_processor", {"type": "ByteLevel"}),
                ("truncation", {"max_length": 8}),
-               ("model", {**spec["model"], "merges": spec["model"]["merges"][:5] + [["no-such", "piece"]]})]
+               ("model", {**spec["model"], "merges": spec["model"]["merges"][:5] + [["no-such", "piece"]]}),
+               ("model", {**spec["model"], "vocab": {**spec["model"]["vocab"], "<0x41>▁": 262144},
+                          "merges": spec["model"]["merges"][:5] + [["<0x41>", "▁"]]})]
     for key, value in changes:
         assert bpe.compile_tokenizer({**spec, key: value}) is None, key
 
