@@ -427,6 +427,16 @@ def test_reused_output_layer_buffers_give_the_same_numbers(lm):
     assert sum(len(x.logprobs) for x in a) > 3 * 16
     for x, y in zip(a, b):
         assert np.array_equal(x.logprobs, y.logprobs) and np.array_equal(x.entropies, y.entropies, equal_nan=True)
+    # full chunks: the transposed product (_head_product), used only after the first full chunk
+    # showed it equal on this machine; 8-row chunks took another BLAS kernel here (not equal)
+    assert reused._transposed_exact is not None and fresh._transposed_exact is None
+    for chunk in (8, 16, 64):
+        other = lm.variant(head_chunk=chunk)
+        assert other._transposed_exact is None  # a variant verifies its own chunk shape
+        c = other.score(texts)
+        assert other._transposed_exact is not None
+        for x, y in zip(c, lm.variant(head_chunk=chunk, head_buffers=False).score(texts)):
+            assert np.array_equal(x.logprobs, y.logprobs) and np.array_equal(x.entropies, y.entropies, equal_nan=True)
 
 
 def test_stacked_keys_and_values_equal_stacking_then_casting():
