@@ -592,8 +592,14 @@ class CausalLM:
         lse = torch.empty_like(tz)
         hb = hidden.to(torch.bfloat16) if low else h
         mat = self._head_bf16 if low else weight.float()
+        # float32 on the CPU: every chunk's logits into one reused buffer (the same mm kernel as
+        # ``@``, so the same numbers; fresh 537 MB tensors per chunk cost page faults, as in the
+        # base pass: _head_buffers)
+        buf = (torch.empty(min(chunk, h.shape[0]), mat.shape[0])
+               if not low and h.device.type == "cpu" and mat.dtype == torch.float32 and h.shape[0] else None)
         for start in range(0, h.shape[0], chunk):
-            z = (hb[start : start + chunk] @ mat.T).float()
+            part = hb[start : start + chunk]
+            z = torch.mm(part, mat.T, out=buf[: part.shape[0]]) if buf is not None else (part @ mat.T).float()
             if bias is not None:
                 z += bias.float()
             softcap_(z, self.softcap)

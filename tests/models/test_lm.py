@@ -439,6 +439,23 @@ def test_reused_output_layer_buffers_give_the_same_numbers(lm):
             assert np.array_equal(x.logprobs, y.logprobs) and np.array_equal(x.entropies, y.entropies, equal_nan=True)
 
 
+def test_head_logprobs_reused_buffer_gives_the_same_numbers(lm):
+    """``head_logprobs`` (the search's exact output layer) writes each chunk's logits into one
+    reused buffer on the CPU: the same numbers bit for bit as fresh products, over several
+    chunks and a partial last one."""
+    states = torch.from_numpy(np.concatenate([s.hidden for s in lm.variant(keep_hidden=True).score(TEXTS)])).float()
+    targets = torch.arange(states.shape[0]) * 7 % 1000
+    weight = lm.model.get_output_embeddings().weight
+    want_lse = []
+    for start in range(0, states.shape[0], 8):
+        z = states[start:start + 8] @ weight.T
+        m = z.amax(dim=-1, keepdim=True)
+        want_lse.append(z.sub_(m).exp_().sum(-1).log_() + m[:, 0])
+    got = lm.head_logprobs(states, targets, chunk=8)
+    assert states.shape[0] > 8 and states.shape[0] % 8
+    assert torch.equal(got, lm._target_logits(states, targets, weight, None) - torch.cat(want_lse))
+
+
 def test_stacked_keys_and_values_equal_stacking_then_casting():
     """``_stacked_kv`` fills one float16 array layer by layer: the same values as stacking the
     float32 keys and values and casting (what it did before, at three times the memory
