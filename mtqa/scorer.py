@@ -51,8 +51,9 @@ class Scorer:
         """Resolve and load the model, then the signals, combiner and detector.
 
         With ``progress: true`` (the default) loading is announced on ``log`` in two lines
-        (name, dtype, device, CPU threads; then the time it took), so the seconds it takes
-        on a CPU (1.5 s for the embedded model on 2 cores, more for others) are not silent. The first line comes after the weights were checked, so a
+        (name, dtype, device, CPU threads; then the time it took), so the time it takes on a
+        CPU (0.4 s for the embedded model on 2 cores, seconds for others) is not silent. The
+        first line comes after the weights were checked, so a
         damaged model is still a single error line.
         """
         m = config.model

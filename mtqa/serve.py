@@ -1,8 +1,8 @@
 """A resident model server: ``mtqa serve`` keeps models loaded, ``mtqa score`` hands it its jobs.
 
 Interactive use pays for start-up every time: importing torch and loading the model and its
-tokenizer take about 4 s on a 2-core CPU (10-15 s before mtqa ran Gemma on its own decoder)
-before the first sentence is scored, for a job that then takes well under a second. ``mtqa serve`` pays once: it loads the default model
+tokenizer take about 2 s on a 2-core CPU (10-15 s before session 12) before the first sentence
+is scored, for a job that then takes well under a second. ``mtqa serve`` pays once: it loads the default model
 and listens on a Unix socket (``$MTQA_HOME/serve.sock``, or ``$MTQA_SERVER``). While it runs,
 ``mtqa score ...`` (the light command-line process: no torch, no datasets) sends its
 arguments and working folder there and prints what comes back; the server runs *the same

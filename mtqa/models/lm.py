@@ -38,7 +38,7 @@ from mtqa.errors import ModelError
 from mtqa.models.batching import length_batches, pad_batch, softcap_
 from mtqa.models.device import cpu_has_bf16, resolve_device, resolve_dtype  # noqa: F401 - re-exported
 from mtqa.models.lazy_torch import complete_torch
-from mtqa.models.tokenizer import load_tokenizer  # noqa: F401 - re-exported
+from mtqa.models.tokenizer import SWITCH_S, load_tokenizer  # noqa: F401 - load_tokenizer re-exported
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,8 @@ class CausalLM:
         self.head_chunk = head_chunk
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.path.isdir(path)
         try:
-            self.tokenizer = load_tokenizer(path)
+            # on the CPU the compiled BPE costs under 1% of a job: it never gives way (mtqa.models.tokenizer)
+            self.tokenizer = load_tokenizer(path, switch_s=None if self.device == "cpu" else SWITCH_S)
             if self.tokenizer is None:
                 complete_torch()
                 from transformers import AutoTokenizer
@@ -190,8 +191,6 @@ class CausalLM:
             raise ModelError(f"cannot load model {path!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
         if not self.tokenizer.is_fast:
             raise ModelError(f"model {path!r} has no fast tokenizer; mtqa needs character offsets")
-        if hasattr(self.tokenizer, "switch_s") and self.device == "cpu":
-            self.tokenizer.switch_s = None  # the compiled BPE costs under 1% of a CPU job (mtqa.models.tokenizer)
         self.model.to(self.device).eval()
         self.quantize = quantize
         if quantize == "int8":

@@ -20,7 +20,7 @@ word-order search's reorderings), 7-40 µs: under 1% of a job, less than reading
 (1 s) costs any job shorter than a few minutes. On a GPU a token costs the model ~50 µs, so
 there it switches to ``tokenizers`` once encoding has cost as much time as reading it would
 (:data:`SWITCH_S`; the rent-or-buy rule: never more than twice the better choice made in
-hindsight). :class:`~mtqa.models.lm.CausalLM` sets :attr:`FastTokenizer.switch_s` by device.
+hindsight). :class:`~mtqa.models.lm.CausalLM` passes ``switch_s`` by device to :func:`load_tokenizer`.
 ``tests/models/test_lm.py`` checks the whole against ``AutoTokenizer`` on the embedded model.
 """
 
@@ -42,15 +42,15 @@ class FastTokenizer:
     is_fast = True
 
     def __init__(self, tok=None, special_tokens: dict[str, str] | None = None, *, compiled=None,
-                 json_path: Path | None = None):
+                 json_path: Path | None = None, switch_s: float | None = SWITCH_S):
         """``tok``: a ``tokenizers.Tokenizer`` (or None: read from ``json_path`` when needed);
-        ``compiled``: a :class:`~mtqa.models.bpe.CompiledBPE` of the same file, or None."""
+        ``compiled``: a :class:`~mtqa.models.bpe.CompiledBPE` of the same file, or None;
+        ``switch_s``: seconds of compiled encoding before ``tokenizers`` takes over (None: never)."""
         self._tok = tok
         self._compiled = compiled if tok is None else None
         self._json_path = json_path
         self._compiled_s = 0.0  # time the compiled form has spent encoding
-        #: seconds of compiled encoding after which ``tokenizers`` takes over (None: never)
-        self.switch_s: float | None = SWITCH_S
+        self.switch_s = switch_s
         special_tokens = special_tokens or {}
         for name in _SPECIAL:
             token = special_tokens.get(f"{name}_token")
@@ -101,10 +101,12 @@ class FastTokenizer:
         return self._size
 
 
-def load_tokenizer(folder: str | Path, *, compiled: bool = True) -> FastTokenizer | None:
+def load_tokenizer(folder: str | Path, *, compiled: bool = True,
+                   switch_s: float | None = SWITCH_S) -> FastTokenizer | None:
     """The tokenizer of a folder converted by mtqa (``mtqa-model.json`` next to a ``tokenizer.json``);
     None for any other folder, or when its files cannot be read this way (the caller then uses
-    ``AutoTokenizer``). ``compiled=False``: ``tokenizers`` from the start."""
+    ``AutoTokenizer``). ``compiled=False``: ``tokenizers`` from the start; ``switch_s``: see
+    :class:`FastTokenizer` (None for a model on the CPU: the compiled form throughout)."""
     folder = Path(folder)
     path = folder / "tokenizer.json"
     if not ((folder / "mtqa-model.json").is_file() and path.is_file()):
@@ -120,7 +122,7 @@ def load_tokenizer(folder: str | Path, *, compiled: bool = True) -> FastTokenize
         bpe = load_compiled(path)
         # every special token the config names must be one the compiled form knows (an added token)
         if bpe is not None and all(bpe.token_to_id(t) is not None for t in special.values()):
-            return FastTokenizer(None, special, compiled=bpe, json_path=path)
+            return FastTokenizer(None, special, compiled=bpe, json_path=path, switch_s=switch_s)
     from tokenizers import Tokenizer
 
     return FastTokenizer(Tokenizer.from_file(str(path)), special, json_path=path)
