@@ -11,7 +11,7 @@ major error" (ECE, 10 bins).
 
 With source (rows where `python -m mtqa.train.extract_source` wrote the source columns):
 on the same rows, Spearman of the target-only head, of the with-source head, and of its two
-source inputs alone (`src_pmi`, `xling_cosine`), with CIs; the with-source head must beat
+source inputs alone (`src_pmi`, `xling_cosine`, `src_rev_pmi`), with CIs; the with-source head must beat
 both the target-only head and its best single input.
 """
 
@@ -37,7 +37,7 @@ COLUMNS = ["lm_tokens", "lm_logprob", "surprisal_mean", "surprisal_max", "surpri
 TOTAL = {"wmt22dev": 1019, **{f"mlqe-{lp}-dev": 1000 for lp in ("ro", "et", "ne", "si", "ru")}}
 
 
-SOURCE_COLUMNS = ("src_pmi", "src_logprob", "src_len_ratio", "xling_cosine")
+SOURCE_COLUMNS = ("src_pmi", "src_logprob", "src_len_ratio", "xling_cosine", "src_rev_pmi")
 
 
 def lookups_of(meta: list[dict], arrays: dict) -> dict[str, dict]:
@@ -67,7 +67,10 @@ def with_source(comb: LearnedCombiner, rows: list[dict], lookups: dict[str, dict
     target = {**cols, **{c: [math.nan] * len(rows) for c in SOURCE_COLUMNS}}
     for label, x in (("target-only", comb.combine(target, flags, vectors_of(rows, lookups, False)).quality),
                      ("with source", comb.combine(cols, flags, vectors_of(rows, lookups)).quality),
-                     ("src_pmi alone", cols["src_pmi"]), ("xling_cosine alone", cols["xling_cosine"])):
+                     ("src_pmi alone", cols["src_pmi"]), ("xling_cosine alone", cols["xling_cosine"]),
+                     ("src_rev_pmi alone", cols["src_rev_pmi"])):
+        if not np.isfinite(np.array(x, float)).any():  # a cache from before the reverse direction
+            continue
         rho, lo, hi = spearman_ci(np.array(x, float), gold, docs)
         nm = np.array([r.get("no_major") if r.get("no_major") is not None else np.nan for r in rows], float)
         cal = f"   ECE as P(no major error) {ece(np.array(x, float), nm):.3f}" \

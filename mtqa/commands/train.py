@@ -21,6 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    f"row of this feature cache (python -m mtqa.train.extract); default output {QUALITY_DEFAULT}")
     p.add_argument("--keep-source-head", metavar="FILE",
                    help="with --quality: carry the with-source head of this parameter file over unchanged")
+    p.add_argument("--without", nargs="+", metavar="FEATURE", default=(),
+                   help="with --quality: leave these features out of the linear heads (an ablation; e.g. src_rev_pmi)")
     p.add_argument("--detector", metavar="FEATURES", help="fit the MT detector from this feature cache (made by "
                    "`python -m mtqa.train.extract ../shared/data -o FEATURES`) instead of the quality model; "
                    f"default output {DETECTOR_DEFAULT}")
@@ -41,7 +43,8 @@ def run(args) -> int:
     if args.quality:
         from mtqa.train.quality import train_quality
 
-        train_quality(args.quality, args.output or QUALITY_DEFAULT, keep_source_head=args.keep_source_head)
+        train_quality(args.quality, args.output or QUALITY_DEFAULT, keep_source_head=args.keep_source_head,
+                      without=args.without)
         return 0
     from mtqa.train.config import load_train_config
     from mtqa.train.run import train

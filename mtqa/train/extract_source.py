@@ -31,8 +31,9 @@ from pathlib import Path
 import numpy as np
 
 #: 2 (session 7): the source signal's per-token profile columns (``src_pmi_min`` ...) and
-#: its pooled conditioned states (``source-K.npz``)
-SOURCE_VERSION = "2"
+#: its pooled conditioned states (``source-K.npz``); 3 (session 14): the reverse direction
+#: ``src_rev_pmi`` (source signal 3)
+SOURCE_VERSION = "3"
 
 
 def wanted(row: dict) -> bool:
@@ -59,13 +60,14 @@ class SourceExtractor:
     def signature(self) -> str:
         return "|".join([f"extract-source:{SOURCE_VERSION}", self.source.signature(), self.xling.signature()])
 
-    def run(self, rows: list[dict], bare: list[np.ndarray]) -> list[dict]:
-        """One row of with-source columns per wanted row; each carries its pooled conditioned
-        states as ``src_pooled`` (float32 ``[layers, hidden]``; popped into the ``.npz`` file)."""
+    def run(self, rows: list[dict], bare: list[np.ndarray], keep=lambda row: True) -> list[dict]:
+        """One row of with-source columns per wanted row (that ``keep`` keeps); each carries its
+        pooled conditioned states as ``src_pooled`` (float32 ``[layers, hidden]``; popped into
+        the ``.npz`` file)."""
         from mtqa.signals.artefacts.language import source_language
         from mtqa.signals.source import conditional_prompt, source_columns
 
-        idx = [i for i, r in enumerate(rows) if wanted(r)]
+        idx = [i for i, r in enumerate(rows) if wanted(r) and keep(r)]
         # the target text exactly as the target pass scored it (whitespace collapsed)
         texts = [" ".join(rows[i]["text"].split()) for i in idx]
         sources = [rows[i]["source"] for i in idx]
@@ -74,11 +76,13 @@ class SourceExtractor:
         cond, states = (self.lm.suffix_logprobs([p for p, _ in prompts], [k for _, k in prompts], pooled_layers=layers)
                         if idx else ([], []))
         cos = self.xling.encoder.cosines(sources, texts) if idx else []
+        rev = self.source.reverse(sources, texts)  # every corpus item is its source's whole translation
         out = []
         for j, i in enumerate(idx):
             row = {"key": rows[i]["key"], **{c.name: None for c in self.source.columns},
                    "xling_cosine": float(cos[j]), "src_lang": source_language(sources[j])}
             row.update(source_columns(cond[j], bare[i], texts[j], sources[j]) or {})
+            row["src_rev_pmi"] = rev[j]
             if layers:
                 row["src_pooled"] = states[j]
             out.append(row)
@@ -86,14 +90,21 @@ class SourceExtractor:
 
 
 def extract_source(features: str | Path, *, model: str = "gemma-3-270m", dtype: str = "float32",
-                   threads: int | None = None, max_chunks: int | None = None) -> None:
+                   threads: int | None = None, max_chunks: int | None = None, sets=None) -> None:
+    """The source pass over every target chunk of ``features``. With ``sets`` (names as in
+    :func:`mtqa.train.corpus.selected`) only those sets' rows, into files of their own
+    (``source-<sets>-K``): a pass over the rows that matter first (the report sets, one
+    language pair) that a later pass completes. Rows some source file holds already are
+    never recomputed."""
     from mtqa.models import resolve
     from mtqa.models.encoder import SentenceEncoder
     from mtqa.models.lm import CausalLM
+    from mtqa.train.corpus import selected
 
     folder = Path(features)
+    prefix = "source-" if sets is None else f"source-{'+'.join(sorted(sets))}-"
     todo = [p for p in sorted(folder.glob("chunk-*.jsonl"))
-            if not (folder / p.name.replace("chunk-", "source-")).is_file()]
+            if not (folder / p.name.replace("chunk-", prefix)).is_file()]
     print(f"extract-source: {len(todo)} chunks to do in {folder}", file=sys.stderr, flush=True)
     if not todo:
         return
@@ -105,12 +116,13 @@ def extract_source(features: str | Path, *, model: str = "gemma-3-270m", dtype: 
     if sig_path.is_file() and sig_path.read_text().strip() != sig:
         raise SystemExit(f"{folder} holds source features of other settings ({sig_path.read_text().strip()})")
     sig_path.write_text(sig + "\n")
+    done = set(load_source_rows(folder))
     t0 = time.perf_counter()
     for j, path in enumerate(todo[:max_chunks] if max_chunks else todo):
         t = time.perf_counter()
         rows, bare = _chunk_rows(path)
-        out = ex.run(rows, bare)
-        target = folder / path.name.replace("chunk-", "source-")
+        out = ex.run(rows, bare, keep=lambda r: r["key"] not in done and selected(r["set"], sets))
+        target = folder / path.name.replace("chunk-", prefix)
         pooled = [(r["key"], r.pop("src_pooled")) for r in out if "src_pooled" in r]
         if pooled:  # the states first: a chunk counts as done when its .jsonl exists
             write_pooled(target.with_suffix(".npz"), [k for k, _ in pooled], [v for _, v in pooled])
@@ -163,8 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dtype", default="float32")
     p.add_argument("--threads", type=int)
     p.add_argument("--max-chunks", type=int)
+    p.add_argument("--sets", nargs="*", help="only these data sets' rows (e.g. wmt22dev news21 ted), in files of their own")
     a = p.parse_args(argv)
-    extract_source(a.features, model=a.model, dtype=a.dtype, threads=a.threads, max_chunks=a.max_chunks)
+    extract_source(a.features, model=a.model, dtype=a.dtype, threads=a.threads, max_chunks=a.max_chunks,
+                   sets=a.sets)
     return 0
 
 

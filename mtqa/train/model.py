@@ -146,12 +146,14 @@ def _round(obj, nd=6):
 
 def fit_model(rows: Sequence[Mapping[str, Any]], *, ridge: float = 1.0, flag_logit: float = 1.0,
               model: str = "gemma-3-270m", extra_features: Sequence[str] = (), source_ridge: float | None = None,
-              min_source_rows: int = 5, source_extra: Sequence[str] = (), balance: bool = False) -> dict:
+              min_source_rows: int = 5, source_extra: Sequence[str] = (), balance: bool = False,
+              without: Sequence[str] = ()) -> dict:
     """Fit both heads on training ``rows`` (dicts with signal columns, ``gold``, ``group``,
     ``no_major`` (MQM) and ``flags``): the target head on all of them, the source head (penalty
     ``source_ridge``, default ``ridge``; ``source_extra`` features besides) on those with a
     source PMI, when there are at least ``min_source_rows``. ``balance``: every group the same
-    total weight (:func:`set_weights`). Returns the JSON-able parameter document."""
+    total weight (:func:`set_weights`). ``without``: features left out of both heads (an
+    ablation). Returns the JSON-able parameter document."""
     rows = list(rows)
     y = group_targets(rows)
     heads = {}
@@ -159,6 +161,7 @@ def fit_model(rows: Sequence[Mapping[str, Any]], *, ridge: float = 1.0, flag_log
         ("target", TARGET_FEATURES + list(extra_features), lambda r: True),
         ("source", SOURCE_FEATURES + list(extra_features) + list(source_extra), lambda r: r.get("src_pmi") is not None and _num(r.get("src_pmi")) == _num(r.get("src_pmi"))),
     ):
+        names = [n for n in names if n not in without]
         idx = [i for i, r in enumerate(rows) if keep(r)]
         if len(idx) < (5 if head == "target" else min_source_rows):
             continue

@@ -253,9 +253,10 @@ def state_heads(meta: Sequence[dict], arrays: dict, rows: list[dict],
 
 
 def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", keep_source_head: str | None = None,
-                  log: Callable[[str], None] = print) -> str:
+                  without: Sequence[str] = (), log: Callable[[str], None] = print) -> str:
     """Fit the target head on every judged training row of the cache; write the parameter
-    file (deterministic: the same cache gives a byte-identical file); return its sha256."""
+    file (deterministic: the same cache gives a byte-identical file); return its sha256.
+    ``without``: features of the linear heads left out (an ablation: the same fit, less them)."""
     from mtqa.train.extract import load_features
     from mtqa.train.run import write_params
 
@@ -268,16 +269,19 @@ def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", ke
     states = state_heads(meta, arrays, rows, log=log)
     extra = EXTRA_FEATURES + [n for n in ("lm_state_score",) if n in states]
     source_extra = [n for n in ("src_state_score", "xling_state_score") if n in states]
-    names = TARGET_FEATURES + extra
+    names = [n for n in TARGET_FEATURES + extra if n not in without]
     ridge = choose_ridge(rows, names, log=log)
     with_source = [r for r in rows if math.isfinite(_num(r.get("src_pmi")))]
     source_ridge = None
     if len(with_source) >= MIN_SOURCE_ROWS:
         log(f"  source head: {len(with_source)} training segments with source columns")
-        source_ridge = choose_ridge(with_source, SOURCE_FEATURES + extra + source_extra, log=log)
+        source_ridge = choose_ridge(with_source, [n for n in SOURCE_FEATURES + extra + source_extra if n not in without],
+                                    log=log)
     doc = fit_model(rows, ridge=ridge, flag_logit=0.0, model=model, extra_features=extra,
                     source_ridge=source_ridge, min_source_rows=MIN_SOURCE_ROWS, source_extra=source_extra,
-                    balance=BALANCE_SETS)
+                    balance=BALANCE_SETS, without=without)
+    if without:
+        doc["without"] = sorted(without)
     if states:
         doc["states"] = _round(states)
         doc["state_ridge_candidates"] = list(STATE_RIDGES)

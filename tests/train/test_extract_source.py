@@ -50,6 +50,10 @@ def test_cache_pass_equals_the_signals(lm):
         assert row["xling_cosine"] == pytest.approx(xl["xling_cosine"][j], abs=1e-6)
         # the pooled conditioned states the with-source state head trains on (source-K.npz)
         np.testing.assert_allclose(row["src_pooled"], computed.vectors["src_pooled"][j], rtol=1e-4, atol=1e-4)
+    # a pass restricted to some rows (--sets; rows cached already) computes those alone, the same
+    kept = ex.run(ROWS, bare, keep=lambda r: r["key"] != "a|mt|0")
+    assert [r["key"] for r in kept] == ["c|mt|0"]
+    assert kept[0]["src_rev_pmi"] == pytest.approx(out[1]["src_rev_pmi"], abs=1e-5)
 
 
 def test_load_features_merges_the_source_rows(tmp_path):

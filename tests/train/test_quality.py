@@ -193,6 +193,14 @@ def test_a_cache_with_source_columns_fits_the_source_head_itself(tmp_path):
     assert "origin" not in src and src["n_train"] >= MIN_SOURCE_ROWS
     coef = dict(zip(src["features"], src["coef"]))
     assert coef["xling_cosine"] > 0.3 and coef["slor"] > 0.3
+    # an ablation (--without): the same fit less a feature, in every head, and said in the file
+    train_quality(str(tmp_path / "cache"), str(tmp_path / "less.json"), without=["xling_cosine", "slor"],
+                  log=lambda m: None)
+    less = json.loads((tmp_path / "less.json").read_text())
+    assert less["without"] == ["slor", "xling_cosine"]
+    for head in less["heads"].values():
+        assert "xling_cosine" not in head["features"] and "slor" not in head["features"]
+    assert "surprisal_mean" in less["heads"]["source"]["features"]
 
 
 def test_state_heads_learn_from_pooled_states_out_of_fold(tmp_path):
