@@ -34,7 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mtqa.signals.source import conditional_prompt, reverse_prompt  # noqa: E402
+from mtqa.signals.source import conditional_prompt  # noqa: E402
+from mtqa.signals.source_reverse import reverse_prompt  # noqa: E402
 from mtqa.train.corpus import load_corpus  # noqa: E402
 from mtqa.train.quality import spearman_ci  # noqa: E402
 

@@ -64,8 +64,10 @@ register("source", "mtqa.signals.source:SourceSignal", lambda cls, c, lm: cls(lm
 register("xling", "mtqa.signals.xling:XlingSignal",
          lambda cls, c, lm: cls(unit=c.unit, encoder=_encoder(c)))
 register("reference", "mtqa.signals.reference:ReferenceSignal", lambda cls, c, lm: cls(unit=c.unit))
+register("source_reverse", "mtqa.signals.source_reverse:SourceReverseSignal", lambda cls, c, lm: cls(lm, unit=c.unit))
 
-#: what a job runs without ``signals:``, in this order (the order of the output columns)
+#: what a job runs without ``signals:``, in this order (the order of the output columns);
+#: ``source_reverse`` is opt-in (a second conditional pass that ``quality`` does not read)
 DEFAULT_SIGNALS: tuple[str, ...] = ("lm", "word_order", "artefacts", "source", "xling", "reference")
 #: signals a job cannot leave out: ``quality``, ``mt_probability`` and the token counts read the LM's columns
 REQUIRED_SIGNALS: tuple[str, ...] = ("lm",)

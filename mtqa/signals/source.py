@@ -19,16 +19,7 @@ with the sentence's unconditional log-probability, the bare sentence exactly as
   (share of tokens below -0.5 nats) of the per-token PMI, and ``src_surprisal_max`` /
   ``src_surprisal_p90`` of the surprisal given the source: a mean hides a wrong word in a
   sentence that is otherwise fine (output columns; the quality heads do not use them, as
-  they added nothing in cross-validation: README, *Agreement*);
-* ``src_rev_pmi`` (version 3): the *reverse* direction, as Prism scores both: the source
-  scored after the sentence, ``"English: {sentence}\nTranslation: {source}"``, against the
-  bare source, per source token: (log p(source | sentence) - log p(source)) / source tokens.
-  A translation that leaves part of the source out explains the source less, which the
-  forward direction cannot see (a fluent short sentence is likely under any prompt).
-  Measured alone before adoption (``benchmarks/reverse_pmi.py``): Spearman with MQM 0.144
-  [0.069, 0.223] on all of WMT22 zh-en dev, where the forward ``src_pmi`` gives 0.058; on 8
-  newstest2021 documents (1,249 training rows) 0.147 against 0.059. It costs a second
-  conditional pass (over the source's tokens) and one bare pass per distinct source.
+  they added nothing in cross-validation: README, *Agreement*).
 
 With the default model the signal also hands the quality model, as the vector
 ``src_pooled``, the mean hidden states of the sentence's tokens in the conditional pass at
@@ -40,9 +31,7 @@ Unit ``segment``: each row's source conditions its one segment. Unit ``article``
 sentence is conditioned on the article's whole source when that source has at most
 ``max_source_chars`` characters (the sentence/source alignment is unknown, so the whole
 source is the context); longer sources give NaN and the sentence falls back to the
-target-only head. ``src_rev_pmi`` asks how much one sentence explains the whole source, which
-for an article of several sentences measures the sentence's share, not its adequacy: there
-it is NaN (the quality head then reads it as its training mean).
+target-only head.
 """
 
 from __future__ import annotations
@@ -57,8 +46,6 @@ from mtqa.signals.base import Column, Signal, SignalOutput, flatten
 from mtqa.types import Article
 
 COND_TEMPLATE = "Source: {source}\nEnglish translation: "
-#: the reverse direction's frame: the source scored after its translation
-REVERSE_TEMPLATE = "English: {target}\nTranslation: "
 #: hidden-state layers whose mean over the sentence's tokens (in the conditional pass) the
 #: signal hands the quality model as the vector ``src_pooled``: early, middle and last of
 #: Gemma 3 270M's 18 layers (chosen by cross-validation on the training rows, README)
@@ -86,21 +73,6 @@ def conditional_prompt(source: str, target: str) -> tuple[str, int]:
     imitate the template's)."""
     cond = COND_TEMPLATE.format(source=" ".join(source.split()))
     return cond + target, len(cond)
-
-
-def reverse_prompt(source: str, target: str) -> tuple[str, int]:
-    """The prompt the *source* is scored in after the sentence (reverse direction), and the
-    offset where the source starts in it (whitespace collapsed on both sides, as above)."""
-    cond = REVERSE_TEMPLATE.format(target=" ".join(target.split()))
-    return cond + " ".join(source.split()), len(cond)
-
-
-def reverse_pmi(cond: np.ndarray, bare_sum: float) -> float:
-    """``src_rev_pmi``: (log p(source | sentence) - log p(source)) / source tokens, from the
-    source's conditional token log-probs and its bare summed log-prob (NaN when empty)."""
-    if len(cond) == 0:
-        return math.nan
-    return (float(cond.sum()) - bare_sum) / len(cond)
 
 
 def token_pmi(cond: np.ndarray, bare: np.ndarray) -> np.ndarray:
@@ -134,7 +106,7 @@ def source_columns(cond: np.ndarray, bare: np.ndarray, text: str, source: str) -
 
 class SourceSignal(Signal):
     name = "source"
-    version = "3"
+    version = "2"
     columns = (
         Column("src_logprob", "float32", "log p(sentence | source) under the LM prompted as a translation (nats); NaN without a source"),
         Column("src_pmi", "float32", "mean per-token PMI of the sentence with its source: (log p(t|s) - log p(t)) / tokens (nats); NaN without a source"),
@@ -144,7 +116,6 @@ class SourceSignal(Signal):
         Column("src_pmi_low", "float32", "share of the sentence's tokens with PMI below -0.5 nats; NaN without a source"),
         Column("src_surprisal_max", "float32", "highest surprisal of a token given the source (nats); NaN without a source"),
         Column("src_surprisal_p90", "float32", "90th percentile of the token surprisals given the source (nats); NaN without a source"),
-        Column("src_rev_pmi", "float32", "reverse direction: (log p(source | sentence) - log p(source)) / source tokens (nats); NaN without a source or for a sentence of a several-sentence article"),
     )
     labels: dict[str, str] = {}
 
@@ -160,22 +131,11 @@ class SourceSignal(Signal):
         self.pooled_layers = tuple(default if pooled_layers is None else pooled_layers)
 
     def settings(self) -> dict:
-        return {"template": "Source:/English translation:", "reverse": "English:/Translation:",
-                "max_source_chars": self.max_source_chars,
+        return {"template": "Source:/English translation:", "max_source_chars": self.max_source_chars,
                 "max_tokens": self.lm.max_tokens, "log": "e", "pooled_layers": "/".join(map(str, self.pooled_layers))}
 
     def _source_for(self, article: Article) -> str | None:
         return source_for(article, self.unit, self.max_source_chars)
-
-    def reverse(self, sources: Sequence[str], targets: Sequence[str]) -> list[float]:
-        """``src_rev_pmi`` per (source, sentence) pair; each distinct source is scored bare once."""
-        if not sources:
-            return []
-        prompts = [reverse_prompt(s, t) for s, t in zip(sources, targets)]
-        cond = self.lm.suffix_logprobs([p for p, _ in prompts], [k for _, k in prompts])
-        distinct = list(dict.fromkeys(" ".join(s.split()) for s in sources))
-        bare = {s: float(ts.logprobs.sum()) for s, ts in zip(distinct, self.lm.score(distinct))}
-        return [reverse_pmi(c, bare[" ".join(s.split())]) for c, s in zip(cond, sources)]
 
     def compute(self, articles: Sequence[Article]) -> SignalOutput:
         sentences = flatten(articles)
@@ -184,15 +144,12 @@ class SourceSignal(Signal):
         nan = float("nan")
         cols = {c.name: [nan] * n for c in self.columns}
         jobs: list[tuple[int, str, int, str]] = []  # sentence index, prompt, target offset, source
-        whole: set[int] = set()  # sentences that are their source's whole translation (reverse direction)
         k = 0
         for a in articles:
             src = self._source_for(a)
             for s in a.sentences:
                 if src is not None and s.text.strip():
                     jobs.append((k, *conditional_prompt(src, s.text), src))
-                    if self.unit == "segment" or len(a.sentences) == 1:
-                        whole.add(k)
                 k += 1
         pooled: list[Any] = [None] * n
         if jobs:
@@ -207,10 +164,6 @@ class SourceSignal(Signal):
                         cols[name][idx] = v
                     if self.pooled_layers:
                         pooled[idx] = states[j]
-            rev = [(idx, src) for idx, _p, _s, src in jobs if idx in whole]
-            for idx, value in zip([i for i, _ in rev], self.reverse([src for _, src in rev],
-                                                                   [sentences[i].text for i, _ in rev])):
-                cols["src_rev_pmi"][idx] = value
         out.columns = cols
         if self.pooled_layers:
             out.vectors = {"src_pooled": pooled}

@@ -187,9 +187,9 @@ def compare(expected: dict[str, list[dict]], got: dict[str, list[dict]], exact: 
 
 
 #: columns added after the fixture (session 7: the source signal's per-token profile, version 2;
-#: session 14: its reverse direction, version 3; ``tests/signals/test_source.py`` tests them)
+#: ``tests/signals/test_source.py`` tests them)
 ADDED_SINCE_FIXTURE = frozenset({"src_pmi_min", "src_pmi_p10", "src_pmi_low", "src_surprisal_max",
-                                 "src_surprisal_p90", "src_rev_pmi"})
+                                 "src_surprisal_p90"})
 
 #: expected values of the float32 model whose re-scoring passes also run in float32 (the path
 #: CPUs without native bf16 take since session 4; written then by ``--write --rescore float32``,

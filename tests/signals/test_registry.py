@@ -13,6 +13,8 @@ from mtqa.signals.base import Column
 from tests.conftest import DATA, fresh_python, run_mtqa
 
 ALL = ["lm", "word_order", "artefacts", "source", "xling", "reference"]
+#: registered, not run by default
+OPT_IN = ["source_reverse"]
 
 
 def _stub_lm(max_tokens: int = 512):
@@ -21,7 +23,7 @@ def _stub_lm(max_tokens: int = 512):
 
 
 def test_names_defaults_and_classes_agree():
-    assert registry.names() == ALL
+    assert registry.names() == ALL + OPT_IN
     assert list(registry.DEFAULT_SIGNALS) == ALL == JobConfig().signals
     for name in registry.names():
         cls = registry.signal_class(name)
@@ -48,6 +50,8 @@ def test_build_uses_the_scoring_settings_in_the_order_given():
     full = build_signals(JobConfig(scoring={"word_order_threshold": 3.0}), _stub_lm())
     assert [s.name for s in full] == ALL
     assert full[1].threshold == 3.0
+    opt_in = build_signals(JobConfig(signals=["lm", "source", "source_reverse"], unit="article"), _stub_lm())
+    assert [s.name for s in opt_in] == ["lm", "source", "source_reverse"] and opt_in[2].unit == "article"
 
 
 @pytest.mark.parametrize("signals, message", [

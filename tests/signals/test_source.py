@@ -8,7 +8,7 @@ import numpy as np
 
 from mtqa.models.lm import TokenScores
 from mtqa.segment import segment
-from mtqa.signals.source import SourceSignal, conditional_prompt, reverse_prompt, token_pmi
+from mtqa.signals.source import SourceSignal, conditional_prompt, token_pmi
 from mtqa.types import Article
 
 
@@ -35,29 +35,6 @@ def test_conditional_prompt_offsets():
     cond, c0 = conditional_prompt("Le  chat\nnoir.", "The black cat.")
     assert cond[c0:] == "The black cat."
     assert cond == "Source: Le chat noir.\nEnglish translation: The black cat."  # one line break: the template's
-
-
-def test_reverse_prompt_offsets():
-    cond, c0 = reverse_prompt("Le  chat\nnoir.", "The black\ncat.")
-    assert cond == "English: The black cat.\nTranslation: Le chat noir." and cond[c0:] == "Le chat noir."
-
-
-def test_reverse_pmi_finds_the_translation_that_leaves_half_out(lm):
-    """The reverse direction: a translation that omits half of the source explains it less
-    (the forward PMI of the short, faithful-as-far-as-it-goes sentence need not drop); a
-    sentence of a several-sentence article gets NaN, a one-sentence article a value."""
-    src = "Le conseil a adopté le budget lundi, et le maire a annoncé de nouvelles pistes cyclables."
-    full = "The council adopted the budget on Monday, and the mayor announced new cycle lanes."
-    half = "The council adopted the budget on Monday."
-    other = "The football team lost its third match in a row."
-    rev = SourceSignal(lm).compute([art(full, src), art(half, src, aid="b"), art(other, src, aid="c"),
-                                    art(full, None, aid="d")]).columns["src_rev_pmi"]
-    assert rev[0] > rev[1] > rev[2]
-    assert rev[0] > 0 and math.isnan(rev[3])
-    two = art("The cat sleeps. The dog barks.", "Le chat dort. Le chien aboie.", unit="article")
-    one = art("The cat sleeps.", "Le chat dort.", unit="article", aid="e")
-    got = SourceSignal(lm, unit="article").compute([two, one]).columns["src_rev_pmi"]
-    assert math.isnan(got[0]) and math.isnan(got[1]) and math.isfinite(got[2])
 
 
 def test_suffix_logprobs_match_full_scoring(lm):

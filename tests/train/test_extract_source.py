@@ -10,6 +10,7 @@ import pytest
 from mtqa.models.encoder import SentenceEncoder
 from mtqa.segment import segment
 from mtqa.signals.source import SourceSignal
+from mtqa.signals.source_reverse import SourceReverseSignal
 from mtqa.signals.xling import XlingSignal
 from mtqa.train.extract import load_features
 from mtqa.train.extract_source import SourceExtractor, load_source_rows, wanted, write_pooled
@@ -44,10 +45,12 @@ def test_cache_pass_equals_the_signals(lm):
     computed = SourceSignal(lm).compute(arts)
     src = computed.columns
     xl = XlingSignal(SentenceEncoder(threads=1)).compute(arts).columns
+    rev = SourceReverseSignal(lm).compute(arts).columns["src_rev_pmi"]
     for j, row in enumerate(out):
         for name in [c.name for c in SourceSignal.columns]:
             assert row[name] == pytest.approx(src[name][j], rel=1e-5, abs=1e-5), name
         assert row["xling_cosine"] == pytest.approx(xl["xling_cosine"][j], abs=1e-6)
+        assert row["src_rev_pmi"] == pytest.approx(rev[j], abs=1e-5)
         # the pooled conditioned states the with-source state head trains on (source-K.npz)
         np.testing.assert_allclose(row["src_pooled"], computed.vectors["src_pooled"][j], rtol=1e-4, atol=1e-4)
     # a pass restricted to some rows (--sets; rows cached already) computes those alone, the same
