@@ -23,6 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --quality: carry the with-source head of this parameter file over unchanged")
     p.add_argument("--without", nargs="+", metavar="FEATURE", default=(),
                    help="with --quality: leave these features out of the linear heads (an ablation; e.g. src_rev_pmi)")
+    p.add_argument("--add-source-feature", nargs="+", metavar="COLUMN", default=(),
+                   help="with --quality: add these cached columns to the with-source head (e.g. src_rev_pmi)")
     p.add_argument("--detector", metavar="FEATURES", help="fit the MT detector from this feature cache (made by "
                    "`python -m mtqa.train.extract ../shared/data -o FEATURES`) instead of the quality model; "
                    f"default output {DETECTOR_DEFAULT}")
@@ -44,7 +46,7 @@ def run(args) -> int:
         from mtqa.train.quality import train_quality
 
         train_quality(args.quality, args.output or QUALITY_DEFAULT, keep_source_head=args.keep_source_head,
-                      without=args.without)
+                      without=args.without, add_source=args.add_source_feature)
         return 0
     from mtqa.train.config import load_train_config
     from mtqa.train.run import train

@@ -253,10 +253,13 @@ def state_heads(meta: Sequence[dict], arrays: dict, rows: list[dict],
 
 
 def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", keep_source_head: str | None = None,
-                  without: Sequence[str] = (), log: Callable[[str], None] = print) -> str:
+                  without: Sequence[str] = (), add_source: Sequence[str] = (),
+                  log: Callable[[str], None] = print) -> str:
     """Fit the target head on every judged training row of the cache; write the parameter
     file (deterministic: the same cache gives a byte-identical file); return its sha256.
-    ``without``: features of the linear heads left out (an ablation: the same fit, less them)."""
+    ``without``: features of the linear heads left out (an ablation: the same fit, less them);
+    ``add_source``: cached columns added to the with-source head (e.g. an opt-in signal's
+    ``src_rev_pmi``, to measure whether it earns a place)."""
     from mtqa.train.extract import load_features
     from mtqa.train.run import write_params
 
@@ -268,7 +271,7 @@ def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", ke
     log(f"quality: {len(rows)} judged training segments {dict(sorted(counts.items()))}")
     states = state_heads(meta, arrays, rows, log=log)
     extra = EXTRA_FEATURES + [n for n in ("lm_state_score",) if n in states]
-    source_extra = [n for n in ("src_state_score", "xling_state_score") if n in states]
+    source_extra = [n for n in ("src_state_score", "xling_state_score") if n in states] + list(add_source)
     names = [n for n in TARGET_FEATURES + extra if n not in without]
     ridge = choose_ridge(rows, names, log=log)
     with_source = [r for r in rows if math.isfinite(_num(r.get("src_pmi")))]
@@ -282,6 +285,8 @@ def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", ke
                     balance=BALANCE_SETS, without=without)
     if without:
         doc["without"] = sorted(without)
+    if add_source:
+        doc["added_to_source_head"] = list(add_source)
     if states:
         doc["states"] = _round(states)
         doc["state_ridge_candidates"] = list(STATE_RIDGES)
