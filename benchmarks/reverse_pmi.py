@@ -39,6 +39,7 @@ from mtqa.signals.source_reverse import reverse_prompt  # noqa: E402
 from mtqa.train.corpus import load_corpus  # noqa: E402
 from mtqa.train.quality import spearman_ci  # noqa: E402
 
+
 def rows_of(data: str, name: str, docs: int | None, seed: int = 0) -> list:
     items = [it for it in load_corpus(data, [name]) if it.machine == 1 and it.gold is not None and (it.source or "").strip()]
     if docs:
@@ -52,7 +53,7 @@ def measure(lm, items, batch: int = 64, log=print) -> dict[str, np.ndarray]:
     fwd = np.full(len(items), np.nan)
     rev = np.full(len(items), np.nan)
     src_tokens = np.zeros(len(items))
-    bare_src: dict[str, float] = {}
+    bare_src: dict[str, tuple[float, int]] = {}  # distinct source -> (summed log-prob, tokens)
     t0 = time.time()
     for lo in range(0, len(items), batch):
         part = items[lo:lo + batch]

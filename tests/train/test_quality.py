@@ -182,7 +182,7 @@ def test_a_cache_with_source_columns_fits_the_source_head_itself(tmp_path):
             if r["machine"] == 1:
                 # the cosine carries what slor does not: the gold's noise
                 lines.append(json.dumps({"key": r["key"], "src_pmi": float(rng.normal()), "src_logprob": -20.0,
-                                         "src_len_ratio": 0.0, "src_lang": "xx",
+                                         "src_len_ratio": 0.0, "src_lang": "xx", "src_rev_pmi": r["slor"] / 2,
                                          "xling_cosine": r["gold"] - r["slor"] + float(rng.normal(0, 0.1))}))
     (tmp_path / "cache" / "source-00000.jsonl").write_text("\n".join(lines) + "\n")
     _write_old_source_head(tmp_path / "old.json")
@@ -201,6 +201,12 @@ def test_a_cache_with_source_columns_fits_the_source_head_itself(tmp_path):
     for head in less["heads"].values():
         assert "xling_cosine" not in head["features"] and "slor" not in head["features"]
     assert "surprisal_mean" in less["heads"]["source"]["features"]
+    # a cached column of an opt-in signal, added to the with-source head only (--add-source-feature)
+    train_quality(str(tmp_path / "cache"), str(tmp_path / "more.json"), add_source=["src_rev_pmi"], log=lambda m: None)
+    more = json.loads((tmp_path / "more.json").read_text())
+    assert more["added_to_source_head"] == ["src_rev_pmi"]
+    assert "src_rev_pmi" in more["heads"]["source"]["features"] and "src_rev_pmi" not in more["heads"]["target"]["features"]
+    assert "src_rev_pmi" not in src["features"]  # not there unless asked for
 
 
 def test_state_heads_learn_from_pooled_states_out_of_fold(tmp_path):
