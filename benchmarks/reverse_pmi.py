@@ -34,8 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mtqa.signals.source import conditional_prompt  # noqa: E402
-from mtqa.signals.source_reverse import reverse_prompt  # noqa: E402
+from mtqa.signals.source import conditional_prompt, source_columns  # noqa: E402
+from mtqa.signals.source_reverse import SourceReverseSignal  # noqa: E402
 from mtqa.train.corpus import load_corpus  # noqa: E402
 from mtqa.train.quality import spearman_ci  # noqa: E402
 
@@ -50,29 +50,24 @@ def rows_of(data: str, name: str, docs: int | None, seed: int = 0) -> list:
 
 
 def measure(lm, items, batch: int = 64, log=print) -> dict[str, np.ndarray]:
+    """Forward ``src_pmi`` (the source signal's formula) and reverse ``src_rev_pmi`` (the
+    source_reverse signal's own method) per item, and the source tokens the latter averages over."""
+    reverse = SourceReverseSignal(lm)
     fwd = np.full(len(items), np.nan)
     rev = np.full(len(items), np.nan)
     src_tokens = np.zeros(len(items))
-    bare_src: dict[str, tuple[float, int]] = {}  # distinct source -> (summed log-prob, tokens)
     t0 = time.time()
     for lo in range(0, len(items), batch):
         part = items[lo:lo + batch]
         fp = [conditional_prompt(it.source, it.text) for it in part]
         cond_t = lm.suffix_logprobs([p for p, _ in fp], [s for _, s in fp])
         bare_t = lm.score([it.text for it in part])
-        rp = [reverse_prompt(it.source, it.text) for it in part]
-        cond_s = lm.suffix_logprobs([p for p, _ in rp], [s for _, s in rp])
-        new = sorted({" ".join(it.source.split()) for it in part} - set(bare_src))
-        for s, sc in zip(new, lm.score(new)):
-            bare_src[s] = (float(sc.logprobs.sum()), len(sc.logprobs))
         for j, it in enumerate(part):
-            k = lo + j
-            if len(cond_t[j]) and len(bare_t[j].logprobs):
-                fwd[k] = (float(cond_t[j].sum()) - float(bare_t[j].logprobs.sum())) / len(cond_t[j])
-            b, n = bare_src[" ".join(it.source.split())]
-            if len(cond_s[j]) and n:
-                rev[k] = (float(cond_s[j].sum()) - b) / len(cond_s[j])
-                src_tokens[k] = len(cond_s[j])
+            values = source_columns(cond_t[j], bare_t[j].logprobs, it.text, it.source)
+            if values is not None:
+                fwd[lo + j] = values["src_pmi"]
+        for j, (pmi, n) in enumerate(reverse.reverse_with_tokens([it.source for it in part], [it.text for it in part])):
+            rev[lo + j], src_tokens[lo + j] = pmi, n
         lm.clear_cache()
         log(f"  {min(lo + batch, len(items))}/{len(items)} rows, {time.time() - t0:.0f}s")
     return {"fwd": fwd, "rev": rev, "src_tokens": src_tokens}

@@ -77,14 +77,19 @@ class SourceReverseSignal(Signal):
                 "max_tokens": self.lm.max_tokens, "log": "e"}
 
     def reverse(self, sources: Sequence[str], targets: Sequence[str]) -> list[float]:
-        """``src_rev_pmi`` per (source, sentence) pair; each distinct source is scored bare once."""
+        """``src_rev_pmi`` per (source, sentence) pair."""
+        return [pmi for pmi, _ in self.reverse_with_tokens(sources, targets)]
+
+    def reverse_with_tokens(self, sources: Sequence[str], targets: Sequence[str]) -> list[tuple[float, int]]:
+        """Per (source, sentence) pair, ``src_rev_pmi`` and the number of source tokens it is
+        averaged over; each distinct source is scored bare once."""
         if not sources:
             return []
         prompts = [reverse_prompt(s, t) for s, t in zip(sources, targets)]
         cond = self.lm.suffix_logprobs([p for p, _ in prompts], [k for _, k in prompts])
         distinct = list(dict.fromkeys(" ".join(s.split()) for s in sources))
         bare = {s: float(ts.logprobs.sum()) for s, ts in zip(distinct, self.lm.score(distinct))}
-        return [reverse_pmi(c, bare[" ".join(s.split())]) for c, s in zip(cond, sources)]
+        return [(reverse_pmi(c, bare[" ".join(s.split())]), len(c)) for c, s in zip(cond, sources)]
 
     def compute(self, articles: Sequence[Article]) -> SignalOutput:
         sentences = flatten(articles)
