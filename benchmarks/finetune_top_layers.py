@@ -330,15 +330,16 @@ def train(features: str, states: str, n_layers: int, epochs: int, lr: float, bat
     frozen = ridge_on_frozen(Estimator(lm.model, n_layers), fit, val, report)
     tuned = run(layers=True)
     # the shipped with-source quality on the same rows, as benchmarks/quality_cache.py computes it
-    from quality_cache import COLUMNS, SOURCE_COLUMNS, lookups_of, vectors_of
+    from quality_cache import COLUMNS, SOURCE_COLUMNS, vectors_of
 
     from mtqa.combine import LearnedCombiner, resource_path
+    from mtqa.train.extract import vector_lookups
 
     comb = LearnedCombiner.from_file(resource_path("gemma-3-270m"), 0.5)
     rep = [rows[i] for i in report]
     cols = {c: [r.get(c) if r.get(c) is not None else math.nan for r in rep] for c in COLUMNS + list(SOURCE_COLUMNS)}
     cols["src_lang"] = [r.get("src_lang") for r in rep]
-    q = comb.combine(cols, [list(r["flags"]) for r in rep], vectors_of(rep, lookups_of(meta, arrays))).quality
+    q = comb.combine(cols, [list(r["flags"]) for r in rep], vectors_of(rep, vector_lookups(meta, arrays))).quality
     shipped = np.full(len(rows), np.nan)
     shipped[report] = np.array(q, float)
     print(f"{'set':14s} {'n':>5s}  {'frozen + ridge':>22s}  {'fine-tuned':>22s}  {'shipped with-source':>22s}  {'mean of both':>22s}")

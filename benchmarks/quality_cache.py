@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from mtqa.combine import LearnedCombiner, resource_path  # noqa: E402
 from mtqa.train.detector import ece  # noqa: E402
-from mtqa.train.extract import load_features  # noqa: E402
+from mtqa.train.extract import load_features, vector_lookups  # noqa: E402
 from mtqa.train.quality import spearman_ci  # noqa: E402
 
 COLUMNS = ["lm_tokens", "lm_logprob", "surprisal_mean", "surprisal_max", "surprisal_p90", "entropy_mean",
@@ -38,12 +38,6 @@ TOTAL = {"wmt22dev": 1019, **{f"mlqe-{lp}-dev": 1000 for lp in ("ro", "et", "ne"
 
 
 SOURCE_COLUMNS = ("src_pmi", "src_logprob", "src_len_ratio", "xling_cosine", "src_rev_pmi")
-
-
-def lookups_of(meta: list[dict], arrays: dict) -> dict[str, dict]:
-    """key -> vector, per vector the combiner can read, from a loaded cache."""
-    return {"lm_pooled": dict(zip((r["key"] for r in meta), arrays["pooled"])),
-            "src_pooled": arrays.get("src_pooled") or {}, "xling_pair": arrays.get("xling_pair") or {}}
 
 
 def vectors_of(rows: list[dict], lookups: dict[str, dict], source: bool = True) -> dict[str, list]:
@@ -57,6 +51,7 @@ def vectors_of(rows: list[dict], lookups: dict[str, dict], source: bool = True) 
 def with_source(comb: LearnedCombiner, rows: list[dict], lookups: dict[str, dict]) -> None:
     """Target-only vs with-source quality, and the source inputs alone, on the rows with source columns."""
     rows = [r for r in rows if r.get("src_pmi") is not None and math.isfinite(r["src_pmi"])]
+    refit = " (in-sample)" if (comb.model.doc.get("recalibration") or {}).get("set") in {r["set"] for r in rows} else ""
     if len(rows) < 30 or "source" not in comb.model.heads:
         return
     cols = {c: [r.get(c) if r.get(c) is not None else math.nan for r in rows] for c in COLUMNS + list(SOURCE_COLUMNS)}
@@ -73,9 +68,23 @@ def with_source(comb: LearnedCombiner, rows: list[dict], lookups: dict[str, dict
             continue
         rho, lo, hi = spearman_ci(np.array(x, float), gold, docs)
         nm = np.array([r.get("no_major") if r.get("no_major") is not None else np.nan for r in rows], float)
-        cal = f"   ECE as P(no major error) {ece(np.array(x, float), nm):.3f}" \
+        cal = f"   ECE as P(no major error) {ece(np.array(x, float), nm):.3f}{refit}" \
             if label in ("target-only", "with source") and np.isfinite(nm).all() else ""
         print(f"    {label:20s} n={len(rows):5d} {rho:7.3f} [{lo:.3f}, {hi:.3f}]{cal}")
+
+
+def cross_fitted(comb: LearnedCombiner, meta: list[dict], arrays: dict, name: str) -> None:
+    """For a file recalibrated on ``name``: the refit from its training-set link again, with the
+    ECE it gives on documents its link was not fitted on (mtqa.train.recalibrate)."""
+    from mtqa.heads.quality import QualityModel
+    from mtqa.train.recalibrate import base_link, calibration_rows, describe, fit_family
+
+    model = QualityModel(base_link(comb.model.doc))
+    rows = calibration_rows(meta, arrays, name)
+    for family in ("target", "source"):
+        fit = fit_family(model, rows, family)
+        if fit is not None:
+            print("    refit " + describe(family, fit, name))
 
 
 def main(argv=None) -> int:
@@ -85,7 +94,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     comb = LearnedCombiner.from_file(a.params or resource_path("gemma-3-270m"), 0.5)
     meta, arrays = load_features(a.features)
-    lookups = lookups_of(meta, arrays)
+    lookups = vector_lookups(meta, arrays)
     print(f"combiner: {comb.signature()}")
     print(f"{'set':14s} {'n (of)':>12s} {'Spearman quality [95% CI]':>30s}   best single column")
     for name in TOTAL:
@@ -109,7 +118,11 @@ def main(argv=None) -> int:
         with_source(comb, rows, lookups)
         if name == "wmt22dev":
             nm = np.array([r.get("no_major") for r in rows], float)
-            print(f"  reliability of quality as P(no major error): ECE {ece(q, nm):.3f}")
+            refit = (comb.model.doc.get("recalibration") or {}).get("set") == name
+            print(f"  reliability of quality as P(no major error): ECE {ece(q, nm):.3f}"
+                  + (" (in-sample: this file's link was refitted on these rows)" if refit else ""))
+            if refit:
+                cross_fitted(comb, meta, arrays, name)
             for lo_b in np.arange(0, 1, 0.2):
                 m = (q >= lo_b) & (q < lo_b + 0.2)
                 if m.any():

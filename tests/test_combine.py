@@ -100,6 +100,16 @@ def test_a_major_flag_puts_the_sentence_below_flag_quality(flag, which):
         assert q <= NOT_ENGLISH_QUALITY
 
 
+def _poor_states(comb):
+    """A pooled-state vector the shipped state head scores far below its training mean (each
+    dimension 3 standard deviations to the side its weight calls worse), as it scores garbled
+    sentences: without it the head sees an average sentence's states."""
+    import numpy as np
+
+    state = comb.model.states["lm_state_score"]
+    return (np.array(state["mean"]) - 3 * np.sign(state["coef"]) * np.array(state["std"])).astype(np.float32)
+
+
 # ---- combiners return flags; the caller's lists are never changed
 @_pytest.mark.parametrize("which", ["heuristic", "learned"])
 def test_combine_returns_new_flags_and_leaves_the_callers_lists_alone(which):
@@ -114,11 +124,13 @@ def test_combine_returns_new_flags_and_leaves_the_callers_lists_alone(which):
     cols["excess_surprisal"] = [0.5, 5.0, 5.0]
     given = [[], ["doubled_word"], ["low_quality"]]
     snapshot = [list(fl) for fl in given]
-    quality, flags = comb.combine(cols, given)
+    # the shipped head reads mostly the pooled states' score (lm_state_score); poor states too
+    vectors = {"lm_pooled": [None] + [_poor_states(comb)] * 2} if which == "learned" else None
+    quality, flags = comb.combine(cols, given, vectors)
     assert given == snapshot, "combine changed the caller's flag lists"
     assert all(new is not old for new, old in zip(flags, given))
     assert quality[0] > 0.5 and flags[0] == []
     assert quality[1] < 0.5 and flags[1] == ["doubled_word", "low_quality"]
     assert flags[2] == ["low_quality"]  # never twice
     # the same input twice: the same output (nothing accumulated between calls)
-    assert comb.combine(cols, given) == (quality, flags)
+    assert comb.combine(cols, given, vectors) == (quality, flags)

@@ -25,6 +25,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --quality: leave these features out of the linear heads (an ablation; e.g. src_rev_pmi)")
     p.add_argument("--add-source-feature", nargs="+", metavar="COLUMN", default=(),
                    help="with --quality: add these cached columns to the with-source head (e.g. src_rev_pmi)")
+    p.add_argument("--calibrate-on", metavar="SET", default=None,
+                   help="with --quality: refit each head family's link to P(no major error) on this MQM report set of "
+                        "the cache after the fit (e.g. wmt22dev; mtqa.train.recalibrate; its ECE is reported cross-fitted)")
+    p.add_argument("--recalibrate", metavar="PARAMS",
+                   help="with --quality FEATURES: do not fit; refit the link of this parameter file on --calibrate-on "
+                        "(default wmt22dev) and write it (-o; default the shipped file)")
     p.add_argument("--detector", metavar="FEATURES", help="fit the MT detector from this feature cache (made by "
                    "`python -m mtqa.train.extract ../shared/data -o FEATURES`) instead of the quality model; "
                    f"default output {DETECTOR_DEFAULT}")
@@ -42,11 +48,20 @@ def run(args) -> int:
         train_detector(args.detector, args.output or DETECTOR_DEFAULT, k_pca=args.k_pca,
                        l2=args.l2 if args.l2 is not None or args.k_pca is None else 10.0, census=args.census)
         return 0
+    if args.recalibrate:
+        from mtqa.errors import ConfigError
+        from mtqa.train.recalibrate import CALIBRATION_SET, recalibrate_file
+
+        if not args.quality:
+            raise ConfigError("--recalibrate PARAMS needs --quality FEATURES (the cache holding the calibration set)")
+        recalibrate_file(args.recalibrate, args.quality, args.output or QUALITY_DEFAULT,
+                         args.calibrate_on or CALIBRATION_SET)
+        return 0
     if args.quality:
         from mtqa.train.quality import train_quality
 
         train_quality(args.quality, args.output or QUALITY_DEFAULT, keep_source_head=args.keep_source_head,
-                      without=args.without, add_source=args.add_source_feature)
+                      without=args.without, add_source=args.add_source_feature, calibrate_on=args.calibrate_on)
         return 0
     from mtqa.train.config import load_train_config
     from mtqa.train.run import train

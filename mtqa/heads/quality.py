@@ -158,15 +158,19 @@ class QualityModel:
         X = feature_matrix([self.with_states(row) if self.states else row], h["features"])
         return float(predict_linear(h, X)[0])
 
+    def base_logit(self, row: Mapping[str, Any], flags: Sequence[str] = (), head: str | None = None) -> float:
+        """The calibrated log-odds of "no major error" before any fixed flag penalty:
+        ``a * pred + b`` (0, neutral, when the LM scored nothing)."""
+        head = head or self.head_for(row)
+        if not math.isfinite(_num(row.get("surprisal_mean"))):
+            return 0.0  # nothing the LM could score: neutral
+        c = self.heads[head]["calibration"]
+        return c["a"] * self.predict_z({**row, "flags": list(flags)}, head) + c["b"]
+
     def quality(self, row: Mapping[str, Any], flags: Sequence[str] = (), head: str | None = None) -> float:
         head = head or self.head_for(row)
         h = self.heads[head]
-        if not math.isfinite(_num(row.get("surprisal_mean"))):
-            base_logit = 0.0  # nothing the LM could score: neutral
-        else:
-            c = h["calibration"]
-            base_logit = c["a"] * self.predict_z({**row, "flags": list(flags)}, head) + c["b"]
         # a head may carry its own flag_logit (a head carried over from an older file keeps
         # the fixed flag penalty it was fitted with; learned-flag heads have 0)
         flag_logit = float(h.get("flag_logit", self.flag_logit))
-        return sigmoid(base_logit - flag_logit * n_flags(flags))
+        return sigmoid(self.base_logit(row, flags, head) - flag_logit * n_flags(flags))

@@ -36,6 +36,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -209,6 +210,14 @@ def extract(data: str | Path, out: str | Path, *, sets=None, after: int = 0, chu
         dt = time.perf_counter() - t
         print(f"{name} ({len(meta)} items, {int(arrays['tok_len'].sum())} tokens) {dt:.1f}s "
               f"[{j + 1}/{len(todo)}, {time.perf_counter() - t0:.0f}s]", file=sys.stderr, flush=True)
+
+
+def vector_lookups(meta: Sequence[dict], arrays: dict) -> dict[str, dict]:
+    """Per vector the quality model's state heads read (``lm_pooled``, ``src_pooled``,
+    ``xling_pair``): key -> that row's vector, from a loaded cache (:func:`load_features`)."""
+    lm_pooled = dict(zip((r["key"] for r in meta), arrays["pooled"])) if len(arrays.get("pooled", ())) else {}
+    return {"lm_pooled": lm_pooled, "src_pooled": arrays.get("src_pooled") or {},
+            "xling_pair": arrays.get("xling_pair") or {}}
 
 
 def load_features(folder: str | Path, *, xling_pairs: bool = True) -> tuple[list[dict], dict[str, np.ndarray]]:

@@ -5,7 +5,10 @@
 Training rows: every machine-translated segment with a human judgement in the training
 sets of ``mtqa.train.corpus``: newstest2021 and TED zh-en MQM (every system x segment) and
 the five MLQE-PE training pairs (DA). The report sets (WMT22 zh-en dev MQM, MLQE-PE dev
-DA) are never trained or tuned on. Gold scores are rank-normalised per data set
+DA) are never trained or tuned on, with one exception asked for by name: ``calibrate_on``
+refits the heads' link to P(no major error) on a report set afterwards (two numbers per head
+family, monotone, so no ranking moves; its ECE there is reported cross-fitted by document:
+:mod:`mtqa.train.recalibrate`). Gold scores are rank-normalised per data set
 (:func:`mtqa.train.model.rank_normal`), the ridge penalty is chosen by cross-validation
 grouped by source document inside the training rows, and the calibration ("no major error"
 on the MQM training segments) comes from :func:`mtqa.train.model.fit_model`.
@@ -228,12 +231,14 @@ def state_heads(meta: Sequence[dict], arrays: dict, rows: list[dict],
     states, ``src_state_score`` on the source pass's, ``xling_state_score`` on the ``xling``
     signal's pair vectors) and write each one's out-of-fold score into ``rows`` (NaN where a
     row has no vector)."""
-    lm_pooled = dict(zip((r["key"] for r in meta), arrays["pooled"])) if len(arrays.get("pooled", ())) else {}
+    from mtqa.train.extract import vector_lookups
+
+    lookups = vector_lookups(meta, arrays)
     out: dict[str, dict] = {}
-    for name, vector, lookup, penalties in (
-            ("lm_state_score", "lm_pooled", lm_pooled, STATE_RIDGES),
-            ("src_state_score", "src_pooled", arrays.get("src_pooled") or {}, STATE_RIDGES),
-            ("xling_state_score", "xling_pair", arrays.get("xling_pair") or {}, XLING_RIDGES)):
+    for name, vector, penalties in (("lm_state_score", "lm_pooled", STATE_RIDGES),
+                                    ("src_state_score", "src_pooled", STATE_RIDGES),
+                                    ("xling_state_score", "xling_pair", XLING_RIDGES)):
+        lookup = lookups[vector]
         idx = [i for i, r in enumerate(rows) if r["key"] in lookup
                and (vector == "lm_pooled" or math.isfinite(_num(r.get("src_pmi"))))]
         for r in rows:
@@ -253,13 +258,14 @@ def state_heads(meta: Sequence[dict], arrays: dict, rows: list[dict],
 
 
 def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", keep_source_head: str | None = None,
-                  without: Sequence[str] = (), add_source: Sequence[str] = (),
+                  without: Sequence[str] = (), add_source: Sequence[str] = (), calibrate_on: str | None = None,
                   log: Callable[[str], None] = print) -> str:
     """Fit the target head on every judged training row of the cache; write the parameter
     file (deterministic: the same cache gives a byte-identical file); return its sha256.
     ``without``: features of the linear heads left out (an ablation: the same fit, less them);
     ``add_source``: cached columns added to the with-source head (e.g. an opt-in signal's
-    ``src_rev_pmi``, to measure whether it earns a place)."""
+    ``src_rev_pmi``, to measure whether it earns a place); ``calibrate_on``: a report set of the
+    cache to refit the heads' link on afterwards (:mod:`mtqa.train.recalibrate`)."""
     from mtqa.train.extract import load_features
     from mtqa.train.run import write_params
 
@@ -315,6 +321,11 @@ def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", ke
                 src["origin"] = f"carried over from {Path(keep_source_head).name} (trained on {names})"
             doc["heads"]["source"] = src
             log(f"  source head carried over from {keep_source_head}")
+    if calibrate_on:
+        from mtqa.train.recalibrate import recalibrate
+
+        log(f"  recalibrating the link on {calibrate_on}")
+        doc = recalibrate(doc, meta, arrays, calibrate_on, log=log)
     sha = write_params(doc, output)
     for head, h in doc["heads"].items():
         coefs = ", ".join(f"{f}={c:+.3f}" for f, c in zip(h["features"], h["coef"]))
