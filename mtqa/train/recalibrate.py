@@ -24,6 +24,11 @@ max). The ECE is of ``quality`` as ``mtqa score`` reports it, major-error caps i
 
 Idempotent: each head keeps its training-set link under ``calibration.fitted`` and a refit
 always starts from that, so recalibrating the shipped file reproduces it byte for byte.
+
+The refit reads :meth:`QualityModel.base_logit`, i.e. the link before a fixed per-flag
+penalty: the heads fitted since the corpus-wide fit learn their flags' weights and have
+``flag_logit`` 0, so that is their whole log-odds; a head carried over from an older file with
+a fixed penalty keeps it, unscaled, on top of its refitted link.
 """
 
 from __future__ import annotations
