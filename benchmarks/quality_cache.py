@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mtqa.combine import LearnedCombiner, resource_path  # noqa: E402
-from mtqa.train.detector import ece  # noqa: E402
+from mtqa.evaluate.calibration import ece  # noqa: E402
 from mtqa.train.extract import load_features, vector_lookups  # noqa: E402
 from mtqa.train.quality import spearman_ci  # noqa: E402
 

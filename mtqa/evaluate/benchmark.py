@@ -323,9 +323,32 @@ def evaluate(pred: Predictions, gold: GoldSet, score: str, opts: Options, source
         },
     }
     result["warnings"] = small_sample_warnings(result["correlation"], opts.bootstrap)
+    calibration = calibration_check(usable, gold, opts.pred_column)
+    if calibration:
+        result["calibration"] = calibration
     if opts.spans:
         result["spans"] = span_evaluation(pairs, pred, opts, sources)
     return result
+
+
+#: a reliability table from fewer labelled rows says nothing
+MIN_CALIBRATION_ROWS = 30
+
+
+def calibration_check(pairs: list[Pair], gold: GoldSet, column: str) -> dict | None:
+    """``quality`` claims P(an MQM rater finds no major error): where the gold says whether raters
+    did (MQM with severities, WMT QE 2022), its ECE and a reliability table; None otherwise."""
+    from mtqa.evaluate.calibration import ece, reliability
+    from mtqa.evaluate.gold.common import no_major_error
+
+    if column != "quality":
+        return None
+    labelled = [(p.pred, y) for p in pairs if 0.0 <= p.pred <= 1.0 and (y := no_major_error(p.gold, gold)) is not None]
+    if len(labelled) < MIN_CALIBRATION_ROWS:
+        return None
+    prob, y = (np.array(v, dtype=float) for v in zip(*labelled))
+    return {"event": "MQM: no major error in the segment", "n": len(labelled), "observed_rate": float(y.mean()),
+            "mean_probability": float(prob.mean()), "ece": ece(prob, y), "bins": reliability(prob, y)}
 
 
 def small_sample_warnings(correlation: dict, bootstrap: int) -> list[str]:

@@ -96,6 +96,16 @@ def format_report(result: dict) -> str:
     for warning in result.get("warnings") or []:
         lines.append(f"warning: {warning}")
 
+    cal = result.get("calibration")
+    if cal:
+        lines.append("")
+        lines.append(f"Calibration of {pred['column']} as P(no major error) against the gold ({_count(cal['n'])} segments "
+                     f"with MQM severities): observed rate {cal['observed_rate']:.3f}, mean {pred['column']} "
+                     f"{cal['mean_probability']:.3f}, ECE {cal['ece']:.3f} (10 bins)")
+        rows = [[f"[{b['low']:.1f}, {b['high']:.1f}{']' if b['high'] >= 1 else ')'}", _count(b["n"]),
+                 _num(b["mean_probability"]), _num(b["observed"])] for b in cal["bins"]]
+        lines.extend(table([pred["column"], "n", "mean", "no major error"], rows))
+
     spans = result.get("spans")
     if spans:
         lines.append("")

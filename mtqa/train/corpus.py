@@ -74,6 +74,7 @@ def _gold_value(v) -> float | None:
 
 def _mqm_items(path: Path, set_name: str) -> list[Item]:
     from mtqa.evaluate.gold import load_gold
+    from mtqa.evaluate.gold.common import no_major_error
 
     gold = load_gold(str(path))
     score = gold.default_score
@@ -84,9 +85,7 @@ def _mqm_items(path: Path, set_name: str) -> list[Item]:
         f = r.fields
         system = str(f.get("system", ""))
         g = _gold_value(r.scores.get(score))
-        no_major = None
-        if "n_major" in r.scores:
-            no_major = 1.0 if r.scores["n_major"] == 0 and (g is None or g > -25) else 0.0
+        no_major = no_major_error(r, gold)
         seg = int(float(f.get("seg_id", 0) or 0))
         doc = str(f.get("doc", ""))
         if set_name == "ted":  # a talk has ~140 segments: its parts of 16 segments are the articles
@@ -100,6 +99,7 @@ def _mt_items(path: Path, set_name: str, wmt22: bool = False) -> list[Item]:
     """MT-only judged sets: WMT22 dev (MQM z-scores, documents, no-major from MQM > 95) and
     MLQE-PE (DA z-means; each row its own document)."""
     from mtqa.evaluate.gold import load_gold
+    from mtqa.evaluate.gold.common import no_major_error
 
     gold = load_gold(str(path))
     out = []
@@ -107,7 +107,7 @@ def _mt_items(path: Path, set_name: str, wmt22: bool = False) -> list[Item]:
         if not (r.text and r.text.strip()):
             continue
         doc = str(r.fields.get("doc", "")) if wmt22 else f"row{i}"
-        no_major = (1.0 if r.scores.get("score", 0) > 95 else 0.0) if wmt22 else None
+        no_major = no_major_error(r, gold) if wmt22 else None
         out.append(Item(set_name, "mt", doc, i, r.text, r.source, 1,
                         _gold_value(r.scores.get(gold.default_score)), no_major))
     return out

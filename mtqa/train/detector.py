@@ -327,15 +327,6 @@ def auroc(scores: np.ndarray, y: np.ndarray) -> float:
     return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def ece(prob: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
-    """Expected calibration error with equal-width bins."""
-    prob, y = np.asarray(prob), np.asarray(y)
-    e = 0.0
-    for lo in np.linspace(0, 1, bins, endpoint=False):
-        m = (prob >= lo) & (prob < lo + 1 / bins) if lo + 1 / bins < 1 else (prob >= lo)
-        if m.any():
-            e += m.mean() * abs(prob[m].mean() - y[m].mean())
-    return float(e)
 
 
 def bootstrap_ci(fn: Callable[[np.ndarray], float], clusters: np.ndarray, n: int = 1000, seed: int = 0) -> tuple[float, float]:

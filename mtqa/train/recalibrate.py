@@ -111,7 +111,7 @@ def fit_link(logits: np.ndarray, no_major: np.ndarray) -> tuple[float, float]:
 def cross_fit_ece(logits: np.ndarray, no_major: np.ndarray, flags: Sequence[Sequence[str]], docs: Sequence[str],
                   repeats: int = REPEATS, seed: int = 0) -> list[float]:
     """ECE of the refitted link on unseen documents, once per seeded two-fold document split."""
-    from mtqa.train.detector import ece
+    from mtqa.evaluate.calibration import ece
 
     docs = np.asarray(docs)
     uniq = np.unique(docs)
@@ -131,7 +131,7 @@ def cross_fit_ece(logits: np.ndarray, no_major: np.ndarray, flags: Sequence[Sequ
 def fit_family(model: QualityModel, rows: Sequence[dict], family: str, repeats: int = REPEATS) -> dict | None:
     """The refit of one head family (``target`` or ``source``) on ``rows`` under ``model``'s
     training-set link, and its ECE before, in-sample and cross-fitted; None with under 50 rows."""
-    from mtqa.train.detector import ece
+    from mtqa.evaluate.calibration import ece
 
     z, used = log_odds(model, rows, family)
     if len(used) < 50:

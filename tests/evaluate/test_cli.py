@@ -216,3 +216,36 @@ def test_thirty_rows_do_not_warn(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "30 matched" in captured.out
     assert "warning" not in captured.err and "warning" not in captured.out
+
+
+def test_quality_against_mqm_gold_gets_a_calibration_table(tmp_path, capsys):
+    # WMT QE 2022 rows: score 100 = no error, one major error costs 5 (score <= 95)
+    scores = [100, 100, 99, 90, 100, 80, 100, 97, 100, 94] * 4
+    quality = [0.95, 0.85, 0.95, 0.35, 0.75, 0.25, 0.95, 0.85, 0.65, 0.45] * 4  # no value on a bin edge
+    gold = tmp_path / "qe22.csv"
+    with open(gold, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["lp", "annotator", "seg_id", "src", "mt", "score", "z_score"])
+        for i, s in enumerate(scores):
+            w.writerow(["zh-en", "r1", i, "源", f"Sentence {i}.", s, (s - 95) / 5])
+    rows = [_row(str(i), f"Sentence {i}.", q) for i, q in enumerate(quality)]
+    Dataset.from_list(rows).save_to_disk(str(tmp_path / "OUT" / "sentences"))
+    out_json = tmp_path / "r.json"
+    assert main(["evaluate", str(tmp_path / "OUT"), "--gold", str(gold), "--join", "order", "--bootstrap", "0",
+                 "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert "Calibration of quality as P(no major error) against the gold (40 segments" in out
+    cal = json.loads(out_json.read_text())["calibration"]
+    no_major = [float(s > 95) for s in scores]
+    assert cal["n"] == 40 and cal["observed_rate"] == pytest.approx(sum(no_major) / 40)
+    assert cal["mean_probability"] == pytest.approx(sum(quality) / 40)
+    high = [b for b in cal["bins"] if b["low"] >= 0.8][0]  # quality 0.85-0.95: all free of major errors
+    assert high["n"] == 20 and high["observed"] == 1.0 and high["mean_probability"] == pytest.approx(0.91)
+    # each distinct quality value falls in its own of the 10 ECE bins
+    expected = sum(quality.count(v) / 40 * abs(v - sum(y for q, y in zip(quality, no_major) if q == v) / quality.count(v))
+                   for v in set(quality))
+    assert cal["ece"] == pytest.approx(expected)
+    # another column is not a probability of that event: no table
+    assert main(["evaluate", str(tmp_path / "OUT"), "--gold", str(gold), "--join", "order", "--bootstrap", "0",
+                 "--pred-column", "surprisal_mean", "--json", str(out_json)]) == 0
+    assert "calibration" not in json.loads(out_json.read_text()) and "Calibration" not in capsys.readouterr().out

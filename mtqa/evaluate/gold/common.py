@@ -75,6 +75,30 @@ class GoldSet:
 # --------------------------------------------------------------------------- helpers
 
 
+#: an MQM segment whose summed score (-(5 x major + 1 x minor)) is at or below this counts as
+#: having a major error even without one marked major (the weight of five majors in minors)
+MQM_NO_MAJOR_FLOOR = -25.0
+#: WMT QE 2022's ``score`` is 100 minus the weighted errors: one major error costs 5
+WMTQE22_NO_MAJOR_ABOVE = 95.0
+
+
+def no_major_error(record: GoldRecord, gold: "GoldSet") -> float | None:
+    """1.0 when the MQM raters found no major error in the segment, 0.0 when they did, None for
+    gold without MQM severities (DA, generic scores): the event ``quality`` is a probability of.
+
+    MQM with per-segment severity counts (``n_major``): no major error and a summed MQM score
+    above :data:`MQM_NO_MAJOR_FLOOR`; WMT QE 2022: ``score`` above :data:`WMTQE22_NO_MAJOR_ABOVE`.
+    The training corpus labels its MQM segments with this too (:mod:`mtqa.train.corpus`).
+    """
+    if "n_major" in record.scores:
+        total = record.scores.get(gold.default_score)
+        no_floor = total is None or total != total or total > MQM_NO_MAJOR_FLOOR
+        return 1.0 if record.scores["n_major"] == 0 and no_floor else 0.0
+    if gold.format == "wmtqe22" and record.scores.get("score") is not None:
+        return 1.0 if record.scores["score"] > WMTQE22_NO_MAJOR_ABOVE else 0.0
+    return None
+
+
 def gold_error(path: str, message: str) -> MtqaError:
     return MtqaError(f"{path}: {message}")
 
