@@ -28,6 +28,7 @@ from typing import Literal
 import numpy as np
 
 from mtqa.evaluate.gold import GoldRecord, load_gold
+from mtqa.evaluate.gold.common import no_major_error
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,9 @@ def load_examples(spec: DataSpec) -> list[Example]:
         recs = [recs[i] for i in idx]
     out = []
     for r in recs:
-        no_major = None
-        if "n_major" in r.scores:
-            no_major = 1.0 if r.scores["n_major"] == 0 and r.scores.get(score, 0) > -25 else 0.0
-        elif gold.format == "wmtqe22" and "score" in r.scores:
-            no_major = 1.0 if r.scores["score"] > 95 else 0.0  # MQM 100 - weights: no Major (5)
+        # records without a finite score were left out above, so the shared label is exactly
+        # the one this path always used
+        no_major = no_major_error(r, gold)
         out.append(Example(r.id, r.text, r.source if spec.with_source else None, float(r.scores[score]),
                            r.fields.get(spec.group, "") if spec.group else spec.name, no_major, dict(r.fields)))
     return out
