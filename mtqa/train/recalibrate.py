@@ -38,15 +38,16 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from mtqa.config import ScoringSettings
 from mtqa.heads.quality import QualityModel, _num, sigmoid
+from mtqa.train.model import fit_logistic
 
 #: the default set to recalibrate on: WMT QE 2022 zh-en dev MQM, the newest MQM judgements in ../shared/data
 CALIBRATION_SET = "wmt22dev"
 #: seeded two-fold document splits for the cross-fitted ECE
 REPEATS = 20
 #: the ``flag_quality`` of a default job (caps of major-error flags are relative to it)
-FLAG_QUALITY = 0.5
-SOURCE_COLUMNS = ("src_pmi", "src_logprob", "src_len_ratio", "xling_cosine", "src_rev_pmi")
+FLAG_QUALITY = ScoringSettings().flag_quality
 
 
 def _fitted(cal: Mapping[str, Any]) -> dict:
@@ -77,20 +78,15 @@ def calibration_rows(meta: Sequence[dict], arrays: dict, set_name: str) -> list[
 
 
 def log_odds(model: QualityModel, rows: Sequence[dict], family: str) -> tuple[np.ndarray, list[int]]:
-    """Each row's link log-odds under ``family`` (``target``: the target-only head, source columns
-    hidden; ``source``: the row's own with-source head, rows with a source only) and the rows used."""
+    """Each row's link log-odds under ``family`` (``target``: the target-only head, which reads
+    no source column; ``source``: the row's own with-source head, rows with a source only) and
+    the rows used."""
     out, used = [], []
     for i, r in enumerate(rows):
-        if family == "target":
-            row = {**r, **{c: math.nan for c in SOURCE_COLUMNS}, "src_pooled": None, "xling_pair": None}
-            head = "target"
-        else:
-            if not math.isfinite(_num(r.get("src_pmi"))):
-                continue
-            row, head = r, model.head_for(r)
-            if not head.startswith("source"):
-                continue
-        out.append(model.base_logit(row, r.get("flags", ()), head))
+        head = "target" if family == "target" else model.head_for(r)
+        if family == "source" and not (math.isfinite(_num(r.get("src_pmi"))) and head.startswith("source")):
+            continue
+        out.append(model.base_logit(r, r.get("flags", ()), head))
         used.append(i)
     return np.array(out, dtype=np.float64), used
 
@@ -100,12 +96,6 @@ def reported(logits: np.ndarray, flags: Sequence[Sequence[str]], alpha: float = 
     from mtqa.combine import gate
 
     return np.array([gate(sigmoid(alpha * z + beta), fl, FLAG_QUALITY) for z, fl in zip(logits, flags)])
-
-
-def fit_link(logits: np.ndarray, no_major: np.ndarray) -> tuple[float, float]:
-    from mtqa.train.model import fit_logistic
-
-    return fit_logistic(logits, no_major)
 
 
 def cross_fit_ece(logits: np.ndarray, no_major: np.ndarray, flags: Sequence[Sequence[str]], docs: Sequence[str],
@@ -122,7 +112,7 @@ def cross_fit_ece(logits: np.ndarray, no_major: np.ndarray, flags: Sequence[Sequ
         first = np.array([d in half for d in docs])
         q = np.empty(len(logits))
         for fit_on, apply_to in ((first, ~first), (~first, first)):
-            alpha, beta = fit_link(logits[fit_on], no_major[fit_on])
+            alpha, beta = fit_logistic(logits[fit_on], no_major[fit_on])
             q[apply_to] = reported(logits[apply_to], [flags[i] for i in np.flatnonzero(apply_to)], alpha, beta)
         out.append(ece(q, no_major))
     return out
@@ -139,7 +129,7 @@ def fit_family(model: QualityModel, rows: Sequence[dict], family: str, repeats: 
     sub = [rows[i] for i in used]
     y = np.array([float(r["no_major"]) for r in sub])
     flags = [r.get("flags", ()) for r in sub]
-    alpha, beta = fit_link(z, y)
+    alpha, beta = fit_logistic(z, y)
     folds = cross_fit_ece(z, y, flags, [str(r.get("doc", r["key"])) for r in sub], repeats)
     return {"n": len(used), "no_major_share": float(y.mean()), "alpha": alpha, "beta": beta,
             "ece_before": ece(reported(z, flags), y), "ece_in_sample": ece(reported(z, flags, alpha, beta), y),
