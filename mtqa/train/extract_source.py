@@ -11,6 +11,14 @@ log-probability is read from the cache (the target pass computed it; float16 the
 moves ``src_pmi`` by about 1e-3 nats), so only the conditional passes run: about 1 s a row
 on 2 CPU cores for WMT22 zh-en's long segments, both directions (session 14).
 
+``--forward-only`` leaves the reverse direction out (``src_rev_pmi`` stays empty): the
+quality heads do not read it (measured and not adopted, session 14), and it is more than half
+of the pass (a conditional pass over the source after the sentence, and the bare source).
+A cache may hold rows of both kinds; its signature file names the reverse direction's settings
+once any pass computed it. Texts the ``xling`` pass (:mod:`mtqa.train.extract_xling`) has
+embedded already are not embedded again for ``xling_cosine`` (an embedding does not depend on
+its batch, so the cosine is the same).
+
 Per target chunk ``chunk-K`` it writes ``source-K.jsonl`` (one row per key; whole, via a
 temporary name) and ``source-K.npz`` (the source signal's pooled conditioned states of
 those rows, float16: what the quality model's with-source state head reads), so a killed
@@ -49,20 +57,57 @@ def _chunk_rows(path: Path) -> tuple[list[dict], list[np.ndarray]]:
     return rows, bare
 
 
+#: the signature part of a pass that left the reverse direction out (``--forward-only``)
+REVERSE_SKIPPED = "source_reverse:skipped"
+
+
+def merged_signature(stored: str | None, new: str) -> str | None:
+    """The signature a cache's source file should hold after a pass with signature ``new``
+    over a cache whose file holds ``stored``; None when the two passes' settings differ. They
+    may differ only in that one left the reverse direction out: rows of both kinds can share
+    a cache (each row has ``src_rev_pmi`` or not), and the file keeps the direction's settings."""
+    if stored is None or stored == new:
+        return new
+    a, b = stored.split("|"), new.split("|")
+    if len(a) != len(b):
+        return None
+    out = []
+    for x, y in zip(a, b):
+        if x == y or y == REVERSE_SKIPPED and x.startswith("source_reverse:"):
+            out.append(x)
+        elif x == REVERSE_SKIPPED and y.startswith("source_reverse:"):
+            out.append(y)
+        else:
+            return None
+    return "|".join(out)
+
+
 class SourceExtractor:
-    def __init__(self, lm, encoder):
+    def __init__(self, lm, encoder, *, reverse: bool = True, embeddings: dict[str, np.ndarray] | None = None):
         from mtqa.signals.source import SourceSignal
         from mtqa.signals.source_reverse import SourceReverseSignal
         from mtqa.signals.xling import XlingSignal
 
         self.lm = lm
         self.source = SourceSignal(lm)
-        self.reverse = SourceReverseSignal(lm)
+        self.reverse = SourceReverseSignal(lm) if reverse else None
         self.xling = XlingSignal(encoder)
+        #: text -> embedding made by the xling pass (the cosine reuses them)
+        self.embeddings = embeddings or {}
 
     def signature(self) -> str:
-        return "|".join([f"extract-source:{SOURCE_VERSION}", self.source.signature(), self.reverse.signature(),
-                         self.xling.signature()])
+        rev = self.reverse.signature() if self.reverse is not None else REVERSE_SKIPPED
+        return "|".join([f"extract-source:{SOURCE_VERSION}", self.source.signature(), rev, self.xling.signature()])
+
+    def cosines(self, sources: list[str], texts: list[str]) -> np.ndarray:
+        """``xling_cosine`` per pair, as the encoder's ``cosines`` computes it, embedding only the
+        texts the xling pass has not."""
+        if not sources:
+            return np.zeros(0, np.float32)
+        missing = list(dict.fromkeys(t for t in sources + texts if t not in self.embeddings))
+        emb = dict(zip(missing, self.xling.encoder.embed(missing))) if missing else {}
+        vec = lambda t: self.embeddings[t] if t in self.embeddings else emb[t]  # noqa: E731
+        return (np.stack([vec(t) for t in sources]) * np.stack([vec(t) for t in texts])).sum(axis=1)
 
     def run(self, rows: list[dict], bare: list[np.ndarray], keep=lambda row: True) -> list[dict]:
         """One row of with-source columns per wanted row (that ``keep`` keeps); each carries its
@@ -79,8 +124,9 @@ class SourceExtractor:
         layers = self.source.pooled_layers
         cond, states = (self.lm.suffix_logprobs([p for p, _ in prompts], [k for _, k in prompts], pooled_layers=layers)
                         if idx else ([], []))
-        cos = self.xling.encoder.cosines(sources, texts) if idx else []
-        rev = self.reverse.reverse(sources, texts)  # every corpus item is its source's whole translation
+        cos = self.cosines(sources, texts)
+        # every corpus item is its source's whole translation
+        rev = self.reverse.reverse(sources, texts) if self.reverse is not None else [None] * len(idx)
         out = []
         for j, i in enumerate(idx):
             row = {"key": rows[i]["key"], **{c.name: None for c in self.source.columns},
@@ -94,12 +140,13 @@ class SourceExtractor:
 
 
 def extract_source(features: str | Path, *, model: str = "gemma-3-270m", dtype: str = "float32",
-                   threads: int | None = None, max_chunks: int | None = None, sets=None) -> None:
+                   threads: int | None = None, max_chunks: int | None = None, sets=None,
+                   reverse: bool = True) -> None:
     """The source pass over every target chunk of ``features``. With ``sets`` (names as in
     :func:`mtqa.train.corpus.selected`) only those sets' rows, into files of their own
     (``source-<sets>-K``): a pass over the rows that matter first (the report sets, one
     language pair) that a later pass completes. Rows some source file holds already are
-    never recomputed."""
+    never recomputed. ``reverse=False``: without the reverse direction (``--forward-only``)."""
     from mtqa.models import resolve
     from mtqa.models.encoder import SentenceEncoder
     from mtqa.models.lm import CausalLM
@@ -114,12 +161,16 @@ def extract_source(features: str | Path, *, model: str = "gemma-3-270m", dtype: 
         return
     resolved = resolve(model, log=lambda m: print(m, file=sys.stderr))
     lm = CausalLM(resolved.path, device="cpu", dtype=dtype, threads=threads)
-    ex = SourceExtractor(lm, SentenceEncoder(threads=threads))
+    from mtqa.train.extract_xling import load_embeddings
+
+    ex = SourceExtractor(lm, SentenceEncoder(threads=threads), reverse=reverse, embeddings=load_embeddings(folder))
     sig = f"{resolved.name}|{resolved.weights_sha256[:12]}|{lm.dtype}|{ex.signature()}"
     sig_path = folder / "source-signature.txt"
-    if sig_path.is_file() and sig_path.read_text().strip() != sig:
-        raise SystemExit(f"{folder} holds source features of other settings ({sig_path.read_text().strip()})")
-    sig_path.write_text(sig + "\n")
+    stored = sig_path.read_text().strip() if sig_path.is_file() else None
+    merged = merged_signature(stored, sig)
+    if merged is None:
+        raise SystemExit(f"{folder} holds source features of other settings ({stored}), not {sig}")
+    sig_path.write_text(merged + "\n")
     done = set(load_source_rows(folder))
     t0 = time.perf_counter()
     for j, path in enumerate(todo[:max_chunks] if max_chunks else todo):
@@ -180,9 +231,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int)
     p.add_argument("--max-chunks", type=int)
     p.add_argument("--sets", nargs="*", help="only these data sets' rows (e.g. wmt22dev news21 ted), in files of their own")
+    p.add_argument("--forward-only", action="store_true",
+                   help="leave the reverse direction (src_rev_pmi, which the quality heads do not read) out: "
+                        "more than half of the pass's time")
     a = p.parse_args(argv)
     extract_source(a.features, model=a.model, dtype=a.dtype, threads=a.threads, max_chunks=a.max_chunks,
-                   sets=a.sets)
+                   sets=a.sets, reverse=not a.forward_only)
     return 0
 
 

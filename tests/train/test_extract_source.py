@@ -13,7 +13,8 @@ from mtqa.signals.source import SourceSignal
 from mtqa.signals.source_reverse import SourceReverseSignal
 from mtqa.signals.xling import XlingSignal
 from mtqa.train.extract import load_features
-from mtqa.train.extract_source import SourceExtractor, load_source_rows, wanted, write_pooled
+from mtqa.train.extract_source import (REVERSE_SKIPPED, SourceExtractor, load_source_rows, merged_signature, wanted,
+                                       write_pooled)
 from mtqa.types import Article
 
 ROWS = [
@@ -57,6 +58,36 @@ def test_cache_pass_equals_the_signals(lm):
     kept = ex.run(ROWS, bare, keep=lambda r: r["key"] != "a|mt|0")
     assert [r["key"] for r in kept] == ["c|mt|0"]
     assert kept[0]["src_rev_pmi"] == pytest.approx(out[1]["src_rev_pmi"], abs=1e-5)
+
+
+def test_forward_only_pass_with_cached_embeddings_equals_the_full_pass_less_the_reverse(lm):
+    texts = [" ".join(r["text"].split()) for r in ROWS]
+    bare = [ts.logprobs for ts in lm.score(texts)]
+    encoder = SentenceEncoder(threads=1)
+    full = SourceExtractor(lm, encoder).run(ROWS, bare)
+    # the xling pass embedded one of the four texts already (keyed by the text as it embeds it)
+    cached = {ROWS[3]["source"]: encoder.embed([ROWS[3]["source"]])[0]}
+    fwd = SourceExtractor(lm, encoder, reverse=False, embeddings=cached)
+    out = fwd.run(ROWS, bare)
+    assert [r["key"] for r in out] == [r["key"] for r in full]
+    for a, b in zip(out, full):
+        assert a["src_rev_pmi"] is None and b["src_rev_pmi"] is not None
+        assert a["xling_cosine"] == b["xling_cosine"]  # the same embeddings, the same bits
+        assert {k: v for k, v in a.items() if k not in ("src_rev_pmi", "src_pooled")} == \
+            {k: v for k, v in b.items() if k not in ("src_rev_pmi", "src_pooled")}
+        np.testing.assert_array_equal(a["src_pooled"], b["src_pooled"])
+    assert REVERSE_SKIPPED in fwd.signature() and REVERSE_SKIPPED not in SourceExtractor(lm, encoder).signature()
+
+
+def test_a_cache_may_mix_passes_with_and_without_the_reverse_direction():
+    both = "m|extract-source:3|source:2(x)|source_reverse:1(y)|xling:2(z)"
+    fwd = f"m|extract-source:3|source:2(x)|{REVERSE_SKIPPED}|xling:2(z)"
+    assert merged_signature(None, fwd) == fwd
+    assert merged_signature(both, fwd) == both and merged_signature(fwd, both) == both
+    assert merged_signature(fwd, fwd) == fwd
+    # any other difference is another cache
+    assert merged_signature(both, fwd.replace("source:2(x)", "source:2(w)")) is None
+    assert merged_signature(both, "m|extract-source:2|source:2(x)") is None
 
 
 def test_load_features_merges_the_source_rows(tmp_path):
