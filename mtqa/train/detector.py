@@ -327,8 +327,6 @@ def auroc(scores: np.ndarray, y: np.ndarray) -> float:
     return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-
-
 def bootstrap_ci(fn: Callable[[np.ndarray], float], clusters: np.ndarray, n: int = 1000, seed: int = 0) -> tuple[float, float]:
     """Percentile CI of ``fn(index array)`` resampling whole clusters (documents)."""
     rng = np.random.default_rng(seed)

@@ -151,6 +151,7 @@ def extract_source(features: str | Path, *, model: str = "gemma-3-270m", dtype: 
     from mtqa.models.encoder import SentenceEncoder
     from mtqa.models.lm import CausalLM
     from mtqa.train.corpus import selected
+    from mtqa.train.extract_xling import load_embeddings
 
     folder = Path(features)
     prefix = "source-" if sets is None else f"source-{'+'.join(sorted(sets))}-"
@@ -161,8 +162,6 @@ def extract_source(features: str | Path, *, model: str = "gemma-3-270m", dtype: 
         return
     resolved = resolve(model, log=lambda m: print(m, file=sys.stderr))
     lm = CausalLM(resolved.path, device="cpu", dtype=dtype, threads=threads)
-    from mtqa.train.extract_xling import load_embeddings
-
     ex = SourceExtractor(lm, SentenceEncoder(threads=threads), reverse=reverse, embeddings=load_embeddings(folder))
     sig = f"{resolved.name}|{resolved.weights_sha256[:12]}|{lm.dtype}|{ex.signature()}"
     sig_path = folder / "source-signature.txt"
