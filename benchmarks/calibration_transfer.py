@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from mtqa.heads.quality import _num  # noqa: E402
 from mtqa.evaluate.calibration import ece  # noqa: E402
-from mtqa.train.extract import load_features  # noqa: E402
+from mtqa.train.cache import load_features  # noqa: E402
 from mtqa.train.model import feature_matrix, fit_logistic, fit_ridge, group_targets, predict_linear  # noqa: E402
 from mtqa.train.quality import quality_rows, state_heads  # noqa: E402
 

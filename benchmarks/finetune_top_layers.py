@@ -11,7 +11,7 @@ heads), reading the source the way the ``source`` signal does (``Source: … Eng
 translation: …``, :func:`mtqa.signals.source.conditional_prompt`).
 
 ``extract`` (resumable, chunks of 256 rows): per row of the cache that has a source and a
-gold (:func:`mtqa.train.extract_source.wanted`), the input states of layer ``18 - MAX_LAYERS``
+gold (:func:`mtqa.train.cache.wanted`), the input states of layer ``18 - MAX_LAYERS``
 for every token of prompt and sentence (at most 256 tokens, the tail kept), float32: Gemma's
 residual stream overflows float16. The training rows are newstest2021 and TED MQM (all) and
 ``--per-mlqe-pair`` seeded rows of each MLQE-PE training pair; the report rows are every dev
@@ -51,8 +51,7 @@ CHUNK = 256
 
 
 def select_rows(features: str, per_mlqe_pair: int, seed: int = 0) -> list[dict]:
-    from mtqa.train.extract import load_features
-    from mtqa.train.extract_source import wanted
+    from mtqa.train.cache import load_features, wanted
     from mtqa.train.quality import is_report_set
 
     meta, _ = load_features(features)
@@ -227,7 +226,7 @@ def train(features: str, states: str, n_layers: int, epochs: int, lr: float, bat
 
     from mtqa.models import resolve
     from mtqa.models.lm import CausalLM
-    from mtqa.train.extract import load_features
+    from mtqa.train.cache import load_features
     from mtqa.train.model import rank_normal
     from mtqa.train.quality import is_report_set, spearman_ci
 
@@ -333,7 +332,7 @@ def train(features: str, states: str, n_layers: int, epochs: int, lr: float, bat
     from quality_cache import COLUMNS, SOURCE_COLUMNS, vectors_of
 
     from mtqa.combine import LearnedCombiner, resource_path
-    from mtqa.train.extract import vector_lookups
+    from mtqa.train.cache import vector_lookups
 
     comb = LearnedCombiner.from_file(resource_path("gemma-3-270m"), 0.5)
     rep = [rows[i] for i in report]

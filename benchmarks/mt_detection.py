@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from mtqa.train.detector import (CUTS, HELD_OUT_SYSTEMS, Table, article_groups, auroc, bootstrap_ci, build_table,  # noqa: E402
                                  detector_of, doc_key, domain, fit_detector, fold_of, system_name)
 from mtqa.evaluate.calibration import ece  # noqa: E402
-from mtqa.train.extract import load_features  # noqa: E402
+from mtqa.train.cache import load_features  # noqa: E402
 
 
 def is_test_system(r: dict) -> bool:

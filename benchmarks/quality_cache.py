@@ -6,7 +6,9 @@ For every report set in the cache (WMT22 zh-en dev MQM, MLQE-PE dev DA; as many 
 segments as the cache holds, which the output says) it applies the shipped combiner exactly
 as `mtqa score` does (columns + flags -> quality, major-error caps included) and prints
 Spearman with the gold score (bootstrap 95% CI over documents), the best single column for
-comparison, and for the MQM set a reliability table of `quality` as the probability of "no
+comparison, the same Spearman with segment length (`lm_tokens`) partialled out ("length
+out": human scores follow length, longer segments hold more errors, so part of any figure is
+length), and for the MQM set a reliability table of `quality` as the probability of "no
 major error" (ECE, 10 bins).
 
 With source (rows where `python -m mtqa.train.extract_source` wrote the source columns):
@@ -29,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from mtqa.combine import LearnedCombiner, resource_path  # noqa: E402
 from mtqa.evaluate.calibration import ece  # noqa: E402
-from mtqa.train.extract import load_features, vector_lookups  # noqa: E402
+from mtqa.train.cache import load_features, vector_lookups  # noqa: E402
 from mtqa.train.quality import spearman_ci  # noqa: E402
 
 COLUMNS = ["lm_tokens", "lm_logprob", "surprisal_mean", "surprisal_max", "surprisal_p90", "entropy_mean",
@@ -59,6 +61,7 @@ def with_source(comb: LearnedCombiner, rows: list[dict], lookups: dict[str, dict
     flags = [list(r["flags"]) for r in rows]
     gold = np.array([r["gold"] for r in rows])
     docs = np.array([r["doc"] for r in rows])
+    length = np.array(cols["lm_tokens"], float)
     target = {**cols, **{c: [math.nan] * len(rows) for c in SOURCE_COLUMNS}}
     for label, x in (("target-only", comb.combine(target, flags, vectors_of(rows, lookups, False)).quality),
                      ("with source", comb.combine(cols, flags, vectors_of(rows, lookups)).quality),
@@ -67,10 +70,12 @@ def with_source(comb: LearnedCombiner, rows: list[dict], lookups: dict[str, dict
         if not np.isfinite(np.array(x, float)).any():  # a cache from before the reverse direction
             continue
         rho, lo, hi = spearman_ci(np.array(x, float), gold, docs)
+        prho, plo, phi = spearman_ci(np.array(x, float), gold, docs, control=length)
         nm = np.array([r.get("no_major") if r.get("no_major") is not None else np.nan for r in rows], float)
         cal = f"   ECE as P(no major error) {ece(np.array(x, float), nm):.3f}{refit}" \
             if label in ("target-only", "with source") and np.isfinite(nm).all() else ""
-        print(f"    {label:20s} n={len(rows):5d} {rho:7.3f} [{lo:.3f}, {hi:.3f}]{cal}")
+        print(f"    {label:20s} n={len(rows):5d} {rho:7.3f} [{lo:.3f}, {hi:.3f}]   length out {prho:6.3f} "
+              f"[{plo:.3f}, {phi:.3f}]{cal}")
 
 
 def cross_fitted(comb: LearnedCombiner, meta: list[dict], arrays: dict, name: str) -> None:
@@ -111,10 +116,15 @@ def main(argv=None) -> int:
         # are single sentences
         docs = np.array([r["doc"] for r in rows])
         rho, lo, hi = spearman_ci(q, gold, docs)
+        length = np.array(cols["lm_tokens"], float)
+        prho, plo, phi = spearman_ci(q, gold, docs, control=length)
+        p_len = spearman_ci(-length, gold, docs)
         from scipy.stats import spearmanr
 
         best = max((abs(float(spearmanr(np.nan_to_num(np.array(cols[c], float)), gold).statistic)), c) for c in COLUMNS)
         print(f"{name:14s} {len(rows):5d} ({TOTAL[name]:5d}) {rho:10.3f} [{lo:.3f}, {hi:.3f}]   |rho| {best[0]:.3f} ({best[1]})")
+        print(f"    length out: quality {prho:.3f} [{plo:.3f}, {phi:.3f}]; shortness (-lm_tokens) alone "
+              f"{p_len[0]:.3f} [{p_len[1]:.3f}, {p_len[2]:.3f}]")
         with_source(comb, rows, lookups)
         if name == "wmt22dev":
             nm = np.array([r.get("no_major") for r in rows], float)

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from mtqa.heads.quality import QualityModel  # noqa: E402
 from mtqa.train import quality as Q  # noqa: E402
-from mtqa.train.extract import load_features, vector_lookups  # noqa: E402
+from mtqa.train.cache import load_features, vector_lookups  # noqa: E402
 from mtqa.train.model import EXTRA_FEATURES, TARGET_FEATURES, fit_model  # noqa: E402
 
 MQM_SETS = ("news21", "ted")

@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
 
     detectors = list(clean_scores.detectors())
     slor_thr = float(np.percentile(clean_scores.slor, 97))
-    print(f"\nAUROC clean vs perturbed (unpaired), and [detection rate at the default threshold]")
+    print("\nAUROC clean vs perturbed (unpaired), and [detection rate at the default threshold]")
     print(f"  {'detector':<18}" + "".join(f"{k:>21}" for k in KINDS) + f"{'false alarms (clean)':>22}")
     for name in detectors:
         neg = clean_scores.detectors()[name]

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mtqa.heads.quality import QualityModel, feature_matrix  # noqa: E402
-from mtqa.train.extract import load_features  # noqa: E402
+from mtqa.train.cache import load_features  # noqa: E402
 from mtqa.train.model import fit_ridge, predict_linear, rank_normal  # noqa: E402
 from mtqa.train.quality import is_report_set, spearman_ci  # noqa: E402
 

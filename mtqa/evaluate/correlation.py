@@ -164,6 +164,26 @@ def kendall(x, y) -> float | None:
     return _point("kendall", *_as_arrays(x, y))
 
 
+def partial_spearman(x, y, control) -> float | None:
+    """Spearman rho of ``x`` and ``y`` with ``control`` partialled out: Pearson r of the
+    residuals of their average ranks after a least-squares line on the control's ranks. How
+    much of an agreement is *not* the control (e.g. sentence length, which human scores of
+    MT follow: longer segments hold more errors); ``None`` where undefined. Rows with a
+    non-finite value anywhere are dropped."""
+    x, y, z = (np.asarray(v, dtype=np.float64) for v in (x, y, control))
+    if not x.shape == y.shape == z.shape or x.ndim != 1:
+        raise ValueError("x, y and control must be 1-d sequences of the same length")
+    keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(z)
+    if keep.sum() < 3:
+        return None
+    rx, ry, rz = (stats.rankdata(v[keep]) for v in (x, y, z))
+    if np.ptp(rz) == 0:
+        return _point("pearson", rx, ry)
+    design = np.column_stack([np.ones_like(rz), rz])
+    res = [r - design @ np.linalg.lstsq(design, r, rcond=None)[0] for r in (rx, ry)]
+    return _point("pearson", *res)
+
+
 def _bootstrap(x: np.ndarray, y: np.ndarray, statistic: str, resamples: int, seed: int, confidence: float):
     with _quiet():
         return stats.bootstrap(

@@ -371,7 +371,7 @@ def train_detector(features: str, output: str, *, k_pca: int | None = None, l2: 
 
     Deterministic: the same cache gives a byte-identical file (sorted keys, rounded numbers).
     """
-    from mtqa.train.extract import load_features
+    from mtqa.train.cache import load_features
     from mtqa.train.run import write_params
 
     meta, arrays = load_features(features)

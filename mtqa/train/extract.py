@@ -23,7 +23,7 @@ which the main order visits last):
 
 visits only those sets, leaves out every item the main order puts in its first 130 chunks
 (cached already), and writes ``chunk-mlqe-train-after130-00000`` etc. into the same folder:
-another resumable sequence next to the main one. :func:`load_features` reads every chunk of
+another resumable sequence next to the main one. :func:`mtqa.train.cache.load_features` reads every chunk of
 the folder and keeps the first copy of a key (should the main extraction later reach the same
 items).
 """
@@ -36,7 +36,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -210,59 +209,6 @@ def extract(data: str | Path, out: str | Path, *, sets=None, after: int = 0, chu
         dt = time.perf_counter() - t
         print(f"{name} ({len(meta)} items, {int(arrays['tok_len'].sum())} tokens) {dt:.1f}s "
               f"[{j + 1}/{len(todo)}, {time.perf_counter() - t0:.0f}s]", file=sys.stderr, flush=True)
-
-
-def vector_lookups(meta: Sequence[dict], arrays: dict) -> dict[str, dict]:
-    """Per vector the quality model's state heads read (``lm_pooled``, ``src_pooled``,
-    ``xling_pair``): key -> that row's vector, from a loaded cache (:func:`load_features`)."""
-    lm_pooled = dict(zip((r["key"] for r in meta), arrays["pooled"])) if len(arrays.get("pooled", ())) else {}
-    return {"lm_pooled": lm_pooled, "src_pooled": arrays.get("src_pooled") or {},
-            "xling_pair": arrays.get("xling_pair") or {}}
-
-
-def load_features(folder: str | Path, *, xling_pairs: bool = True) -> tuple[list[dict], dict[str, np.ndarray]]:
-    """All cached chunks, the main order's first, then each extension's (file-name order):
-    (meta rows, arrays with per-item rows; token arrays as ``tok_logprob``/``tok_entropy``
-    lists of per-item arrays; ``src_pooled``: key -> the source pass's pooled states;
-    ``xling_pair``: key -> the ``xling`` signal's pair vector, :mod:`mtqa.train.extract_xling`). A key
-    cached twice (an extension and a later main chunk) is kept once, first copy. Meta rows
-    carry the with-source columns where :mod:`mtqa.train.extract_source` has written them.
-    ``xling_pairs=False`` leaves ``xling_pair`` empty (the embedding pass itself reads only
-    the meta rows and the embeddings)."""
-    folder = Path(folder)
-    meta: list[dict] = []
-    pooled, lps, ents = [], [], []
-    seen: set[str] = set()
-    main_first = lambda p: (not p.name[len("chunk-")].isdigit(), p.name)  # noqa: E731 - extensions after
-    for p in sorted(folder.glob("chunk-*.jsonl"), key=main_first):
-        z = np.load(p.with_suffix(".npz"))
-        rows = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
-        lens = z["tok_len"]
-        if len(rows) != len(lens):
-            raise ValueError(f"{p}: {len(rows)} rows but {len(lens)} feature rows")
-        cuts = np.cumsum(lens)[:-1]
-        keep = [i for i, r in enumerate(rows) if r["key"] not in seen]
-        seen.update(rows[i]["key"] for i in keep)
-        lp_rows = np.split(z["tok_logprob"].astype(np.float32), cuts)
-        ent_rows = np.split(z["tok_entropy"].astype(np.float32), cuts)
-        lps += [lp_rows[i] for i in keep]
-        ents += [ent_rows[i] for i in keep]
-        pooled.append(z["pooled"].astype(np.float32)[keep])
-        meta += [rows[i] for i in keep]
-    from mtqa.train.extract_source import load_source_pooled, load_source_rows
-    from mtqa.train.extract_xling import load_xling_pairs
-
-    # the with-source columns, where a source pass wrote them
-    with_source = load_source_rows(folder, {r["key"]: r["source"] for r in meta if r.get("source")})
-    for r in meta:
-        r.update(with_source.get(r["key"], ()))
-    arrays = {"pooled": np.concatenate(pooled) if pooled else np.zeros((0, 0), np.float32),
-              "tok_logprob": lps, "tok_entropy": ents,
-              # key -> the source pass's pooled conditioned states (rows it covered)
-              "src_pooled": load_source_pooled(folder),
-              # key -> the xling signal's pair vector, where mtqa.train.extract_xling embedded both texts
-              "xling_pair": load_xling_pairs(folder, meta) if xling_pairs else {}}
-    return meta, arrays
 
 
 def main(argv: list[str] | None = None) -> int:

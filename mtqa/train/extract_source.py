@@ -22,7 +22,7 @@ its batch, so the cosine is the same).
 Per target chunk ``chunk-K`` it writes ``source-K.jsonl`` (one row per key; whole, via a
 temporary name) and ``source-K.npz`` (the source signal's pooled conditioned states of
 those rows, float16: what the quality model's with-source state head reads), so a killed
-pass resumes; :func:`mtqa.train.extract.load_features` merges
+pass resumes; `mtqa.train.cache.load_features` merges
 the rows into the cache's meta rows.
 
     python -m mtqa.train.extract_source FEATURES [--threads 2]
@@ -43,11 +43,6 @@ import numpy as np
 #: its pooled conditioned states (``source-K.npz``); 3 (session 14): the reverse direction
 #: ``src_rev_pmi`` (the ``source_reverse`` signal)
 SOURCE_VERSION = "3"
-
-
-def wanted(row: dict) -> bool:
-    """Rows the with-source head trains or is reported on: judged MT with a source."""
-    return row.get("machine") == 1 and row.get("gold") is not None and bool((row.get("source") or "").strip())
 
 
 def _chunk_rows(path: Path) -> tuple[list[dict], list[np.ndarray]]:
@@ -115,6 +110,7 @@ class SourceExtractor:
         the ``.npz`` file)."""
         from mtqa.signals.artefacts.language import source_language
         from mtqa.signals.source import conditional_prompt, source_columns
+        from mtqa.train.cache import wanted
 
         idx = [i for i, r in enumerate(rows) if wanted(r) and keep(r)]
         # the target text exactly as the target pass scored it (whitespace collapsed)
@@ -141,22 +137,25 @@ class SourceExtractor:
 
 def extract_source(features: str | Path, *, model: str = "gemma-3-270m", dtype: str = "float32",
                    threads: int | None = None, max_chunks: int | None = None, sets=None,
-                   reverse: bool = True) -> None:
+                   reverse: bool = True, shard: tuple[int, int] = (0, 1)) -> None:
     """The source pass over every target chunk of ``features``. With ``sets`` (names as in
     :func:`mtqa.train.corpus.selected`) only those sets' rows, into files of their own
     (``source-<sets>-K``): a pass over the rows that matter first (the report sets, one
     language pair) that a later pass completes. Rows some source file holds already are
-    never recomputed. ``reverse=False``: without the reverse direction (``--forward-only``)."""
+    never recomputed. ``reverse=False``: without the reverse direction (``--forward-only``).
+    ``shard=(i, n)``: only every n-th pending chunk from the i-th (``--shard i/n``): n processes
+    of one thread each share 2 cores better than one of two threads (session 17)."""
     from mtqa.models import resolve
     from mtqa.models.encoder import SentenceEncoder
     from mtqa.models.lm import CausalLM
     from mtqa.train.corpus import selected
-    from mtqa.train.extract_xling import load_embeddings
+    from mtqa.train.cache import load_embeddings, load_source_rows
 
     folder = Path(features)
     prefix = "source-" if sets is None else f"source-{'+'.join(sorted(sets))}-"
     todo = [p for p in sorted(folder.glob("chunk-*.jsonl"))
             if not (folder / p.name.replace("chunk-", prefix)).is_file()]
+    todo = shard_of(todo, *shard)
     print(f"extract-source: {len(todo)} chunks to do in {folder}", file=sys.stderr, flush=True)
     if not todo:
         return
@@ -187,39 +186,29 @@ def extract_source(features: str | Path, *, model: str = "gemma-3-270m", dtype: 
               f"{time.perf_counter() - t0:.0f}s]", file=sys.stderr, flush=True)
 
 
+def shard_of(todo: list, index: int, count: int) -> list:
+    """The part of the pending chunks that shard ``index`` of ``count`` does: every count-th.
+    Shards started at the same time over the same folder never share a chunk (the pending list
+    is sorted, and a chunk's file appears only when its pass is done)."""
+    if not 0 <= index < count:
+        raise SystemExit(f"--shard {index}/{count}: want 0 <= I < N")
+    return todo[index::count]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: want I/N, e.g. 0/2") from None
+    return i, n
+
+
 def write_pooled(path: Path, keys: list[str], vectors: list[np.ndarray]) -> None:
     """``source-K.npz``: the keys and their pooled conditioned states (float16, flattened)."""
     tmp = path.with_name(f".{path.stem}.tmp.npz")
     np.savez(tmp, keys=np.array(keys), src_pooled=np.stack([np.asarray(v, np.float32).reshape(-1) for v in vectors])
              .astype(np.float16))
     os.replace(tmp, path)
-
-
-def load_source_pooled(folder: str | Path) -> dict[str, np.ndarray]:
-    """key -> the pooled conditioned states (float32, flattened) the source pass kept."""
-    out: dict[str, np.ndarray] = {}
-    for p in sorted(Path(folder).glob("source-*.npz")):
-        z = np.load(p)
-        out.update(zip(z["keys"].tolist(), z["src_pooled"].astype(np.float32)))
-    return out
-
-
-def load_source_rows(folder: str | Path, sources: dict[str, str] | None = None) -> dict[str, dict]:
-    """key -> the with-source columns, for every row a source pass has written. Rows written
-    before ``src_lang`` existed get it from ``sources`` (key -> source text), when given, by
-    the signal's own detector."""
-    from mtqa.signals.artefacts.language import source_language
-
-    out: dict[str, dict] = {}
-    for p in sorted(Path(folder).glob("source-*.jsonl")):
-        for line in p.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                r = json.loads(line)
-                key = r.pop("key")
-                if "src_lang" not in r and sources is not None and key in sources:
-                    r["src_lang"] = source_language(sources[key])
-                out[key] = r
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,9 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--forward-only", action="store_true",
                    help="leave the reverse direction (src_rev_pmi, which the quality heads do not read) out: "
                         "more than half of the pass's time")
+    p.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="I/N",
+                   help="only every N-th pending chunk from the I-th: run N processes (0/N ... N-1/N) side by side")
     a = p.parse_args(argv)
     extract_source(a.features, model=a.model, dtype=a.dtype, threads=a.threads, max_chunks=a.max_chunks,
-                   sets=a.sets, reverse=not a.forward_only)
+                   sets=a.sets, reverse=not a.forward_only, shard=a.shard)
     return 0
 
 

@@ -2,15 +2,15 @@
 
 A resumable pass over a cache written by :mod:`mtqa.train.extract` (independent of
 :mod:`mtqa.train.extract_source`): every distinct sentence and source of the judged machine
-translations with a source (:func:`mtqa.train.extract_source.wanted`) is embedded once with
+translations with a source (:func:`mtqa.train.cache.wanted`) is embedded once with
 the ``xling`` signal's encoder (multilingual-e5-small, :mod:`mtqa.models.encoder`; an
 embedding does not depend on what else is in the batch, so these are the vectors
 ``mtqa score`` computes). Texts are embedded in sorted order, 1,000 to a file
 ``xling-NNNNN.npz`` (``texts``, ``emb`` float32; written whole, via a temporary name), so a
 killed pass resumes and a grown cache embeds only its new texts. About 25 ms a text on 2 cores.
 
-:func:`load_xling_pairs` turns them into each row's ``xling_pair``
-(:func:`mtqa.signals.xling.pair_vector`), which :func:`mtqa.train.extract.load_features`
+:func:`mtqa.train.cache.load_xling_pairs` turns them into each row's ``xling_pair``
+(:func:`mtqa.signals.xling.pair_vector`), which :func:`mtqa.train.cache.load_features`
 hands to the quality fit.
 
     python -m mtqa.train.extract_xling FEATURES [--threads 2]
@@ -33,35 +33,10 @@ def _signature(encoder) -> str:
     return "extract-xling:1|" + ",".join(f"{k}={v}" for k, v in sorted(encoder.settings().items()))
 
 
-def load_embeddings(folder: str | Path) -> dict[str, np.ndarray]:
-    """text -> embedding, from every ``xling-*.npz`` of the cache (empty without any)."""
-    out: dict[str, np.ndarray] = {}
-    for p in sorted(Path(folder).glob("xling-*.npz")):
-        z = np.load(p)
-        out.update(zip(z["texts"].tolist(), z["emb"]))
-    return out
-
-
-def _pairs_of(rows: list[dict]) -> list[tuple[str, str, str]]:
-    from mtqa.train.extract_source import wanted
-
-    return [(r["key"], r["source"], r["text"]) for r in rows if wanted(r)]
-
-
-def load_xling_pairs(folder: str | Path, meta: list[dict]) -> dict[str, np.ndarray]:
-    """key -> ``xling_pair`` for the rows of ``meta`` whose sentence and source are both embedded."""
-    from mtqa.signals.xling import pair_vector
-
-    emb = load_embeddings(folder)
-    if not emb:
-        return {}
-    return {key: pair_vector(emb[src], emb[tgt]) for key, src, tgt in _pairs_of(meta) if src in emb and tgt in emb}
-
-
 def extract_xling(features: str | Path, *, threads: int | None = None, log=print) -> int:
     """Embed the cache's texts that are not embedded yet; return how many were."""
     from mtqa.models.encoder import SentenceEncoder
-    from mtqa.train.extract import load_features
+    from mtqa.train.cache import _pairs_of, load_embeddings, load_features
 
     folder = Path(features)
     encoder = SentenceEncoder(threads=threads)

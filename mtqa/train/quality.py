@@ -231,7 +231,7 @@ def state_heads(meta: Sequence[dict], arrays: dict, rows: list[dict],
     states, ``src_state_score`` on the source pass's, ``xling_state_score`` on the ``xling``
     signal's pair vectors) and write each one's out-of-fold score into ``rows`` (NaN where a
     row has no vector)."""
-    from mtqa.train.extract import vector_lookups
+    from mtqa.train.cache import vector_lookups
 
     lookups = vector_lookups(meta, arrays)
     out: dict[str, dict] = {}
@@ -266,7 +266,7 @@ def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", ke
     ``add_source``: cached columns added to the with-source head (e.g. an opt-in signal's
     ``src_rev_pmi``, to measure whether it earns a place); ``calibrate_on``: a report set of the
     cache to refit the heads' link on afterwards (:mod:`mtqa.train.recalibrate`)."""
-    from mtqa.train.extract import load_features
+    from mtqa.train.cache import load_features
     from mtqa.train.run import write_params
 
     meta, arrays = load_features(features)
@@ -337,11 +337,24 @@ def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", ke
 
 
 def spearman_ci(x: np.ndarray, y: np.ndarray, clusters: np.ndarray | None = None, n: int = 1000,
-                seed: int = 0) -> tuple[float, float, float]:
-    """Spearman and a percentile bootstrap 95% CI (resampling clusters, e.g. documents, when given)."""
+                seed: int = 0, control: np.ndarray | None = None) -> tuple[float, float, float]:
+    """Spearman and a percentile bootstrap 95% CI (resampling clusters, e.g. documents, when
+    given); with ``control``, the partial Spearman with it partialled out
+    (:func:`mtqa.evaluate.correlation.partial_spearman`), resampled the same way."""
     from scipy.stats import spearmanr
 
-    rho = float(spearmanr(x, y).statistic)
+    from mtqa.evaluate.correlation import partial_spearman
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    z = None if control is None else np.asarray(control, float)
+
+    def stat(idx: np.ndarray | slice) -> float:
+        if z is None:
+            return float(spearmanr(x[idx], y[idx]).statistic)
+        v = partial_spearman(x[idx], y[idx], z[idx])
+        return math.nan if v is None else v
+
+    rho = stat(slice(None))
     rng = np.random.default_rng(seed)
     if clusters is None:
         clusters = np.arange(len(x))
@@ -350,7 +363,7 @@ def spearman_ci(x: np.ndarray, y: np.ndarray, clusters: np.ndarray | None = None
     vals = []
     for _ in range(n):
         idx = np.concatenate([members[c] for c in rng.choice(uniq, len(uniq))])
-        v = spearmanr(x[idx], y[idx]).statistic
+        v = stat(idx)
         if math.isfinite(v):
             vals.append(v)
     return rho, float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))

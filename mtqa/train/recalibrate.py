@@ -66,7 +66,7 @@ def base_link(doc: Mapping[str, Any]) -> dict:
 def calibration_rows(meta: Sequence[dict], arrays: dict, set_name: str) -> list[dict]:
     """The set's machine-translated rows with an MQM no-major label, each with the vectors the
     state heads read (a row as ``mtqa score`` hands it to the quality head)."""
-    from mtqa.train.extract import vector_lookups
+    from mtqa.train.cache import vector_lookups
 
     lookups = vector_lookups(meta, arrays)
     rows = []
@@ -182,7 +182,7 @@ def recalibrate_file(params: str, features: str, output: str, set_name: str = CA
     import json
     from pathlib import Path
 
-    from mtqa.train.extract import load_features
+    from mtqa.train.cache import load_features
     from mtqa.train.run import write_params
 
     from mtqa.errors import ConfigError

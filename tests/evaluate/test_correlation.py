@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtqa.evaluate.correlation import bootstrap_distribution, correlate, kendall, pearson, spearman
+from mtqa.evaluate.correlation import bootstrap_distribution, correlate, kendall, partial_spearman, pearson, spearman
 
 #: figures of the pre-scipy implementation (hand-written weighted kernels, mtqa before issue 11)
 #: on fixed inputs: point estimates, and correlate() with 100-1,000 resamples. Made by running
@@ -178,3 +178,23 @@ def test_two_rows():
         assert r.estimates[name].value == pytest.approx(-1.0)
         assert r.estimates[name].low == pytest.approx(-1.0) and r.estimates[name].high == pytest.approx(-1.0)
     assert 0 < r.undefined["spearman"] == r.undefined["pearson"] == r.undefined["kendall"] < 50
+
+
+def test_partial_spearman_removes_what_the_control_explains():
+    rng = np.random.default_rng(3)
+    length = rng.normal(size=2000)
+    # both follow length alone: a strong Spearman that is all length
+    a, b = length + 0.3 * rng.normal(size=2000), length + 0.3 * rng.normal(size=2000)
+    assert spearman(a, b) > 0.8 and abs(partial_spearman(a, b, length)) < 0.06
+    # a shared part independent of length survives
+    shared = rng.normal(size=2000)
+    c, d = shared + length, shared - length
+    assert abs(spearman(c, d)) < 0.06 and partial_spearman(c, d, length) > 0.8
+    # a constant control partials out nothing; non-finite rows are dropped; too few rows: None
+    assert partial_spearman(a, b, np.zeros(2000)) == pytest.approx(spearman(a, b), abs=1e-12)
+    a2 = a.copy()
+    a2[0] = np.nan
+    assert partial_spearman(a2, b, length) == pytest.approx(partial_spearman(a[1:], b[1:], length[1:]))
+    assert partial_spearman([1, 2], [2, 1], [0, 1]) is None
+    with pytest.raises(ValueError):
+        partial_spearman([1, 2, 3], [1, 2], [1, 2, 3])

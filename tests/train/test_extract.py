@@ -6,7 +6,8 @@ import json
 
 import numpy as np
 
-from mtqa.train.extract import chunk_articles, chunk_prefix, extension_batches, load_features, ordered_articles
+from mtqa.train.cache import load_features
+from mtqa.train.extract import chunk_articles, chunk_prefix, extension_batches, ordered_articles
 from tests.conftest import shared_file
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -12,8 +13,8 @@ from mtqa.segment import segment
 from mtqa.signals.source import SourceSignal
 from mtqa.signals.source_reverse import SourceReverseSignal
 from mtqa.signals.xling import XlingSignal
-from mtqa.train.extract import load_features
-from mtqa.train.extract_source import (REVERSE_SKIPPED, SourceExtractor, load_source_rows, merged_signature, wanted,
+from mtqa.train.cache import load_features, load_source_rows, wanted
+from mtqa.train.extract_source import (REVERSE_SKIPPED, SourceExtractor, merged_signature, parse_shard, shard_of,
                                        write_pooled)
 from mtqa.types import Article
 
@@ -90,6 +91,18 @@ def test_a_cache_may_mix_passes_with_and_without_the_reverse_direction():
     assert merged_signature(both, "m|extract-source:2|source:2(x)") is None
 
 
+def test_shards_split_the_pending_chunks_without_overlap_or_gap():
+    todo = [f"chunk-{k:05d}.jsonl" for k in range(7)]
+    parts = [shard_of(todo, i, 3) for i in range(3)]
+    assert sorted(sum(parts, [])) == todo and sum(len(p) for p in parts) == len(todo)
+    assert shard_of(todo, 0, 1) == todo
+    assert parse_shard("1/2") == (1, 2)
+    with pytest.raises(SystemExit):
+        shard_of(todo, 2, 2)
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_shard("half")
+
+
 def test_load_features_merges_the_source_rows(tmp_path):
     meta = [{"key": "k0", "set": "s", "text": "A."}, {"key": "k1", "set": "s", "text": "B."}]
     (tmp_path / "chunk-00000.jsonl").write_text("".join(json.dumps(m) + "\n" for m in meta))
@@ -104,7 +117,8 @@ def test_load_features_merges_the_source_rows(tmp_path):
 
 
 def test_xling_pass_embeds_each_text_once_resumes_and_gives_the_signals_vectors(tmp_path):
-    from mtqa.train.extract_xling import extract_xling, load_embeddings
+    from mtqa.train.cache import load_embeddings
+    from mtqa.train.extract_xling import extract_xling
 
     (tmp_path / "chunk-00000.jsonl").write_text("".join(json.dumps({**r, "set": "s"}) + "\n" for r in ROWS))
     np.savez(tmp_path / "chunk-00000.npz", pooled=np.zeros((len(ROWS), 4), np.float16),

@@ -64,7 +64,7 @@ def test_fits_on_training_sets_only_learns_the_flag_and_is_deterministic(tmp_pat
 
 
 def test_report_rows_are_the_dev_sets(tmp_path):
-    from mtqa.train.extract import load_features
+    from mtqa.train.cache import load_features
 
     _write_cache(tmp_path / "cache")
     meta, _ = load_features(tmp_path / "cache")
@@ -90,6 +90,11 @@ def test_spearman_ci_brackets_the_estimate():
     y = x + rng.normal(size=300)
     rho, lo, hi = spearman_ci(x, y, np.arange(300) // 3, n=200)
     assert lo < rho < hi and 0.5 < rho < 0.8
+    # with a control: the partial Spearman, resampled by the same clusters
+    length = rng.normal(size=300)
+    a, b = x + 2 * length, y + 2 * length
+    prho, plo, phi = spearman_ci(a, b, np.arange(300) // 3, n=200, control=length)
+    assert plo < prho < phi and abs(prho - rho) < 0.15 and spearman_ci(a, b, np.arange(300) // 3, n=50)[0] > 0.85
 
 
 def test_refitting_with_the_shipped_file_as_source_reproduces_it(tmp_path):

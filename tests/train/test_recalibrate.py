@@ -10,7 +10,7 @@ import pytest
 from mtqa.errors import ConfigError
 from mtqa.heads.quality import QualityModel
 from mtqa.evaluate.calibration import ece
-from mtqa.train.extract import load_features
+from mtqa.train.cache import load_features
 from mtqa.train.quality import train_quality
 from mtqa.train.recalibrate import calibration_rows, log_odds, recalibrate, recalibrate_file
 from tests.train.test_quality import _write_cache
