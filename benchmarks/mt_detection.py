@@ -10,7 +10,12 @@ Prints, out of fold (five folds by source document; the MT systems in
   also on the punctuation-neutral sentences (no quotes, dashes, ellipses, special spaces:
   unchanged by punctuation normalisation, so no corpus typography to lean on);
 * document AUROC for articles cut to their first 1, 3, 10 sentences and whole;
-* expected calibration error (10 bins) of sentence and article probabilities;
+* expected calibration error (10 bins) of sentence and article probabilities, and for sentences
+  also with equal priors ("ECE eq.": both classes the same weight, and within a class every
+  domain): the detector's probabilities assume equal priors (it is trained so), while the
+  held-out rows are mostly MT;
+* with ``--train-fraction F``: the same folds and test rows, every model trained on a seeded
+  share F of the training documents (a learning curve: does more data help?);
 * transfer: trained without a domain, tested on it (newstest2021, TED, Wikipedia);
 * the scalar-features-only model (no pooled states) for comparison;
 * the seed article's and the genuine news articles' probabilities;
@@ -31,8 +36,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mtqa.train.detector import (CUTS, HELD_OUT_SYSTEMS, Table, article_groups, auroc, bootstrap_ci, build_table,  # noqa: E402
-                                 detector_of, doc_key, domain, fit_detector, fold_of, system_name)
+from mtqa.train.detector import (CUTS, HELD_OUT_SYSTEMS, Table, article_groups, auroc, bootstrap_ci,  # noqa: E402
+                                 build_table, detector_of, doc_key, domain, fit_detector, fold_of,
+                                 system_name)
 from mtqa.evaluate.calibration import ece  # noqa: E402
 from mtqa.train.cache import load_features  # noqa: E402
 
@@ -92,11 +98,24 @@ def punctuation_neutral(text: str) -> bool:
     return not _TYPOGRAPHY.search(text)
 
 
+def equal_prior_weights(meta: list[dict]) -> np.ndarray:
+    """Row weights under which the two classes weigh the same and, within a class, every domain
+    the same (the priors the detector is trained for); the seed weighs nothing (16 rows of one
+    article would otherwise be a cell of their own)."""
+    cells = [(domain(r["set"]), int(r["machine"])) if r["set"] != "seed" else None for r in meta]
+    size: dict = {}
+    for c in cells:
+        if c is not None:
+            size[c] = size.get(c, 0) + 1
+    per_class = {y: sum(1 for (_, cy) in size if cy == y) for y in (0, 1)}
+    return np.array([0.0 if c is None else 1.0 / (size[c] * per_class[c[1]]) for c in cells])
+
+
 def sentence_report(t: Table, logits: np.ndarray, title: str) -> None:
     m = np.isfinite(logits) & t.english
     clusters = np.array([doc_key(r) for r in t.meta])
     print(f"\n## {title}: sentence level (out of fold, English sentences)")
-    print(f"{'subset':34s} {'n':>6s} {'human':>6s} {'AUROC':>7s}  95% CI (docs)   ECE")
+    print(f"{'subset':34s} {'n':>6s} {'human':>6s} {'AUROC':>7s}  95% CI (docs)   ECE   ECE eq.")
 
     def line(name, sel):
         idx = np.where(sel & m)[0]
@@ -105,7 +124,8 @@ def sentence_report(t: Table, logits: np.ndarray, title: str) -> None:
         a = auroc(logits[idx], t.y[idx])
         lo, hi = bootstrap_ci(lambda j: auroc(logits[idx][j], t.y[idx][j]), clusters[idx], n=300)
         e = ece(1 / (1 + np.exp(-logits[idx])), t.y[idx])
-        print(f"{name:34s} {len(idx):6d} {int((t.y[idx] == 0).sum()):6d} {a:7.3f}  [{lo:.3f}, {hi:.3f}]  {e:.3f}")
+        eq = ece(1 / (1 + np.exp(-logits[idx])), t.y[idx], weights=equal_prior_weights([t.meta[i] for i in idx]))
+        print(f"{name:34s} {len(idx):6d} {int((t.y[idx] == 0).sum()):6d} {a:7.3f}  [{lo:.3f}, {hi:.3f}]  {e:.3f}  {eq:.3f}")
 
     sets = np.array([r["set"] for r in t.meta])
     doms = np.array([domain(r["set"]) for r in t.meta])
@@ -204,6 +224,9 @@ def main(argv=None) -> int:
     p.add_argument("--k-pca", type=int, default=None, help="fix the PCA size (default: chosen per training fold)")
     p.add_argument("--l2", type=float, default=None)
     p.add_argument("--no-transfer", action="store_true")
+    p.add_argument("--transfer-only", action="store_true", help="only the transfer figures (trained without a domain)")
+    p.add_argument("--train-fraction", type=float, default=None, metavar="F",
+                   help="train every model on a seeded share F of the training documents (test rows unchanged)")
     p.add_argument("--census", help="flag census of the whole corpus (python -m mtqa.train.flags) for the flag weights")
     p.add_argument("--cost", nargs="*", metavar="TEXT",
                    help="also time the detector against the base LM pass on these text files (default: data/*.txt); "
@@ -225,16 +248,23 @@ def main(argv=None) -> int:
         census = [r for r in load_census(a.census) if r.get("machine") is not None and r["set"] != "wmt22dev"
                   and not r["set"].endswith("-dev")]
         print(f"flag census: {len(census)} sentences (training folds' part used per fold)")
-    logits, owner, aggs, fe = cross_validate(t, a.folds, k_pca=a.k_pca, l2=a.l2, census=census)
-    sentence_report(t, logits + fe, "detector (scalar + pooled PCA + flags)")
-    article_report(t, logits, fe, aggs, owner, "detector (scalar + pooled PCA + flags)")
-    lo, owner2, aggs2, fe2 = cross_validate(t, a.folds, k_pca=0, l2=a.l2 or 10.0, use_pooled=False, census=census)
-    sentence_report(t, lo + fe2, "scalar features + flags only")
-    article_report(t, lo, fe2, aggs2, owner2, "scalar features + flags only")
+    keep = None
+    if a.train_fraction is not None:
+        # a document is kept or not as a whole, the same way in every fold (seeded by its key)
+        keep = lambda r: fold_of("fraction|" + doc_key(r), 1000) < 1000 * a.train_fraction  # noqa: E731
+        print(f"training on a share {a.train_fraction} of the training documents")
+    if not a.transfer_only:
+        logits, owner, aggs, fe = cross_validate(t, a.folds, k_pca=a.k_pca, l2=a.l2, census=census, train_filter=keep)
+        sentence_report(t, logits + fe, "detector (scalar + pooled PCA + flags)")
+        article_report(t, logits, fe, aggs, owner, "detector (scalar + pooled PCA + flags)")
+        lo, owner2, aggs2, fe2 = cross_validate(t, a.folds, k_pca=0, l2=a.l2 or 10.0, use_pooled=False, census=census,
+                                                train_filter=keep)
+        sentence_report(t, lo + fe2, "scalar features + flags only")
+        article_report(t, lo, fe2, aggs2, owner2, "scalar features + flags only")
     if not a.no_transfer:
         for dom in ("news21", "ted", "wiki"):
             lt, _, _, ft = cross_validate(t, a.folds, k_pca=a.k_pca, l2=a.l2, census=census,
-                                          train_filter=lambda r, d=dom: domain(r["set"]) != d)
+                                          train_filter=lambda r, d=dom: domain(r["set"]) != d and (keep is None or keep(r)))
             sel = np.array([domain(r["set"]) == dom for r in t.meta])
             lt = lt + ft
             lt[~sel] = np.nan

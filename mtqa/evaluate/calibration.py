@@ -16,10 +16,15 @@ def _bins(prob: np.ndarray, bins: int):
         yield lo, hi, ((prob >= lo) & (prob < hi)) if hi < 1 else (prob >= lo)
 
 
-def ece(prob, y, bins: int = 10) -> float:
-    """Expected calibration error: the row-weighted mean |mean probability - observed rate| over bins."""
+def ece(prob, y, bins: int = 10, weights=None) -> float:
+    """Expected calibration error: the row-weighted mean |mean probability - observed rate| over
+    bins. ``weights`` (one per row) weigh the rows in every mean, e.g. to measure a probability
+    that assumes equal priors on data where one class is more common."""
     prob, y = np.asarray(prob, dtype=float), np.asarray(y, dtype=float)
-    return float(sum(m.mean() * abs(prob[m].mean() - y[m].mean()) for _, _, m in _bins(prob, bins) if m.any()))
+    w = np.ones_like(prob) if weights is None else np.asarray(weights, dtype=float)
+    total = w.sum()
+    return float(sum(w[m].sum() / total * abs(np.average(prob[m], weights=w[m]) - np.average(y[m], weights=w[m]))
+                     for _, _, m in _bins(prob, bins) if m.any() and w[m].sum() > 0))
 
 
 def reliability(prob, y, bins: int = 5) -> list[dict]:

@@ -22,7 +22,7 @@ its batch, so the cosine is the same).
 Per target chunk ``chunk-K`` it writes ``source-K.jsonl`` (one row per key; whole, via a
 temporary name) and ``source-K.npz`` (the source signal's pooled conditioned states of
 those rows, float16: what the quality model's with-source state head reads), so a killed
-pass resumes; `mtqa.train.cache.load_features` merges
+pass resumes; :func:`mtqa.train.cache.load_features` merges
 the rows into the cache's meta rows.
 
     python -m mtqa.train.extract_source FEATURES [--threads 2]
@@ -143,8 +143,9 @@ def extract_source(features: str | Path, *, model: str = "gemma-3-270m", dtype: 
     (``source-<sets>-K``): a pass over the rows that matter first (the report sets, one
     language pair) that a later pass completes. Rows some source file holds already are
     never recomputed. ``reverse=False``: without the reverse direction (``--forward-only``).
-    ``shard=(i, n)``: only every n-th pending chunk from the i-th (``--shard i/n``): n processes
-    of one thread each share 2 cores better than one of two threads (session 17)."""
+    ``shard=(i, n)``: only every n-th pending chunk from the i-th (``--shard i/n``), for n
+    processes side by side (session 17, 2 cores: two processes of one thread did 3.4 rows/s
+    together, one of two threads 3.1, both next to other work)."""
     from mtqa.models import resolve
     from mtqa.models.encoder import SentenceEncoder
     from mtqa.models.lm import CausalLM
