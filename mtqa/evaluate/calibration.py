@@ -21,7 +21,9 @@ def ece(prob, y, bins: int = 10, weights=None) -> float:
     bins. ``weights`` (one per row) weigh the rows in every mean, e.g. to measure a probability
     that assumes equal priors on data where one class is more common."""
     prob, y = np.asarray(prob, dtype=float), np.asarray(y, dtype=float)
-    w = np.ones_like(prob) if weights is None else np.asarray(weights, dtype=float)
+    if weights is None:  # the plain formula, bit for bit as before weights existed
+        return float(sum(m.mean() * abs(prob[m].mean() - y[m].mean()) for _, _, m in _bins(prob, bins) if m.any()))
+    w = np.asarray(weights, dtype=float)
     total = w.sum()
     return float(sum(w[m].sum() / total * abs(np.average(prob[m], weights=w[m]) - np.average(y[m], weights=w[m]))
                      for _, _, m in _bins(prob, bins) if m.any() and w[m].sum() > 0))
