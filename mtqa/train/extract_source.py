@@ -144,8 +144,8 @@ def extract_source(features: str | Path, *, model: str = "gemma-3-270m", dtype: 
     language pair) that a later pass completes. Rows some source file holds already are
     never recomputed. ``reverse=False``: without the reverse direction (``--forward-only``).
     ``shard=(i, n)``: only every n-th pending chunk from the i-th (``--shard i/n``), for n
-    processes side by side (session 17, 2 cores: two processes of one thread did 3.4 rows/s
-    together, one of two threads 3.1, both next to other work)."""
+    processes side by side (session 17, 2 quiet cores: two processes of one thread did 5.1
+    rows/s together, one of two threads 3.0)."""
     from mtqa.models import resolve
     from mtqa.models.encoder import SentenceEncoder
     from mtqa.models.lm import CausalLM
