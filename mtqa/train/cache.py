@@ -111,7 +111,8 @@ def load_embeddings(folder: str | Path) -> dict[str, np.ndarray]:
     return out
 
 
-def _pairs_of(rows: list[dict]) -> list[tuple[str, str, str]]:
+def xling_pairs_of(rows: list[dict]) -> list[tuple[str, str, str]]:
+    """(key, source, sentence) of the rows the xling pass embeds (:func:`wanted`)."""
     return [(r["key"], r["source"], r["text"]) for r in rows if wanted(r)]
 
 
@@ -122,4 +123,4 @@ def load_xling_pairs(folder: str | Path, meta: list[dict]) -> dict[str, np.ndarr
     emb = load_embeddings(folder)
     if not emb:
         return {}
-    return {key: pair_vector(emb[src], emb[tgt]) for key, src, tgt in _pairs_of(meta) if src in emb and tgt in emb}
+    return {key: pair_vector(emb[src], emb[tgt]) for key, src, tgt in xling_pairs_of(meta) if src in emb and tgt in emb}

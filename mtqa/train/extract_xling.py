@@ -36,7 +36,7 @@ def _signature(encoder) -> str:
 def extract_xling(features: str | Path, *, threads: int | None = None, log=print) -> int:
     """Embed the cache's texts that are not embedded yet; return how many were."""
     from mtqa.models.encoder import SentenceEncoder
-    from mtqa.train.cache import _pairs_of, load_embeddings, load_features
+    from mtqa.train.cache import xling_pairs_of, load_embeddings, load_features
 
     folder = Path(features)
     encoder = SentenceEncoder(threads=threads)
@@ -47,7 +47,7 @@ def extract_xling(features: str | Path, *, threads: int | None = None, log=print
     sig_file.write_text(sig + "\n", encoding="utf-8")
     meta, _ = load_features(folder, xling_pairs=False)  # the embeddings are read once, here
     done = load_embeddings(folder)
-    todo = sorted({t for _key, src, tgt in _pairs_of(meta) for t in (src, tgt)} - set(done))
+    todo = sorted({t for _key, src, tgt in xling_pairs_of(meta) for t in (src, tgt)} - set(done))
     log(f"xling: {len(done)} texts embedded already, {len(todo)} to go")
     first = 1 + max((int(p.stem.split("-")[1]) for p in folder.glob("xling-*.npz")), default=-1)
     t0 = time.perf_counter()
