@@ -13,7 +13,8 @@ Prints, out of fold (five folds by source document; the MT systems in
 * expected calibration error (10 bins) of sentence and article probabilities, and for sentences
   also with equal priors ("ECE eq.": both classes the same weight, and within a class every
   domain): the detector's probabilities assume equal priors (it is trained so), while the
-  held-out rows are mostly MT;
+  held-out rows are mostly MT; and "ECE at rate": the log-odds shifted by logit(the subset's share
+  of MT), which ``--mt-prior`` does for a job that knows its base rate;
 * with ``--train-fraction F``: the same folds and test rows, every model trained on a seeded
   share F of the training documents (a learning curve: does more data help?);
 * transfer: trained without a domain, tested on it (newstest2021, TED, Wikipedia);
@@ -115,7 +116,7 @@ def sentence_report(t: Table, logits: np.ndarray, title: str) -> None:
     m = np.isfinite(logits) & t.english
     clusters = np.array([doc_key(r) for r in t.meta])
     print(f"\n## {title}: sentence level (out of fold, English sentences)")
-    print(f"{'subset':34s} {'n':>6s} {'human':>6s} {'AUROC':>7s}  95% CI (docs)   ECE   ECE eq.")
+    print(f"{'subset':34s} {'n':>6s} {'human':>6s} {'AUROC':>7s}  95% CI (docs)   ECE   ECE eq.  ECE at rate")
 
     def line(name, sel):
         idx = np.where(sel & m)[0]
@@ -125,7 +126,11 @@ def sentence_report(t: Table, logits: np.ndarray, title: str) -> None:
         lo, hi = bootstrap_ci(lambda j: auroc(logits[idx][j], t.y[idx][j]), clusters[idx], n=300)
         e = ece(1 / (1 + np.exp(-logits[idx])), t.y[idx])
         eq = ece(1 / (1 + np.exp(-logits[idx])), t.y[idx], weights=equal_prior_weights([t.meta[i] for i in idx]))
-        print(f"{name:34s} {len(idx):6d} {int((t.y[idx] == 0).sum()):6d} {a:7.3f}  [{lo:.3f}, {hi:.3f}]  {e:.3f}  {eq:.3f}")
+        # what --mt-prior does for a user who knows the subset's share of MT: shift the log-odds by logit(rate)
+        rate = float(t.y[idx].mean())
+        at_rate = ece(1 / (1 + np.exp(-(logits[idx] + np.log(rate / (1 - rate))))), t.y[idx])
+        print(f"{name:34s} {len(idx):6d} {int((t.y[idx] == 0).sum()):6d} {a:7.3f}  [{lo:.3f}, {hi:.3f}]  {e:.3f}  {eq:.3f}"
+              f"  {at_rate:.3f}")
 
     sets = np.array([r["set"] for r in t.meta])
     doms = np.array([domain(r["set"]) for r in t.meta])

@@ -47,6 +47,8 @@ class ScoringSettings(_Strict):
     spike_min: float = Field(7.0, ge=0, description="... and its surprisal (nats) exceeds this")
     word_order_threshold: float = Field(5.0, gt=0, description="flag word_order when a reordering gains this much (normalised log-prob)")
     flag_quality: float = Field(0.5, ge=0, le=1, description="sentences below this quality get low_quality and count as flagged in aggregates")
+    mt_prior: float = Field(0.5, gt=0, lt=1, description="share of machine-made text expected in the input: mt_probability "
+                                                         "assumes this prior (0.5: equal priors, as the detector was fitted)")
 
 
 class RaySettings(_Strict):

@@ -68,7 +68,7 @@ class Scorer:
         from mtqa.heads import build_detector
 
         scorer = cls(config, model, lm, build_signals(config, lm), build_combiner(config, model.name),
-                     build_detector(model.name))
+                     build_detector(model.name, prior=config.scoring.mt_prior))
         if config.progress:
             log(f"mtqa: model loaded in {time.perf_counter() - t0:.1f} s")
         return scorer

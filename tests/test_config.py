@@ -31,6 +31,13 @@ def test_wrong_type_is_named(tmp_path):
         load_config(str(f))
 
 
+def test_mt_prior_must_be_a_probability_strictly_inside_0_1():
+    assert load_config(None, {"scoring.mt_prior": 0.2}).scoring.mt_prior == 0.2
+    for bad in (0, 1, 1.5):
+        with pytest.raises(ConfigError, match=r"'scoring\.mt_prior'"):
+            load_config(None, {"scoring.mt_prior": bad})
+
+
 def test_bad_yaml_and_missing_file(tmp_path):
     f = tmp_path / "job.yaml"
     f.write_text("inputs: [a.txt\n")

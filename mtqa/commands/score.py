@@ -52,6 +52,7 @@ FLAGS = (
     Flag("--reference-column", "columns.reference"),
     Flag("--word-order-threshold", "scoring.word_order_threshold"),
     Flag("--flag-quality", "scoring.flag_quality"),
+    Flag("--mt-prior", "scoring.mt_prior"),
     Flag("--engine", "engine"),
     Flag("--workers", "workers"),
     Flag("--num-shards", "num_shards"),

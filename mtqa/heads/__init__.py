@@ -20,9 +20,10 @@ def detector_resource(model_name: str):
     return f if f.is_file() else None
 
 
-def build_detector(model_name: str):
-    """The detector for ``model_name``, or None when no parameters ship for that model."""
+def build_detector(model_name: str, prior: float = 0.5):
+    """The detector for ``model_name`` assuming a share ``prior`` of machine-made text, or None
+    when no parameters ship for that model."""
     from mtqa.heads.detector import MTDetector
 
     res = detector_resource(model_name)
-    return MTDetector(res.read_bytes(), res.name) if res is not None else None
+    return MTDetector(res.read_bytes(), res.name, prior=prior) if res is not None else None

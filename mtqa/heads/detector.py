@@ -37,8 +37,14 @@ the number of consistently suspicious sentences. Sentences that are not English
 *English* that was machine-translated; an article whose English part is below
 ``min_english_share`` gets no probability (NaN) and ``articles.language`` says so.
 
+Priors. The parameters are fitted with both classes (and every domain within a class) the
+same weight, so the probabilities assume that half of what is scored is machine-made. A job
+that knows its base rate says so (``scoring.mt_prior``, ``--mt-prior``; in the signature):
+every sentence's and every article's log-odds then moves by ``logit(prior)``, once (Bayes'
+rule; the likelihood ratio the model estimates does not change, nor does any ranking).
+
 The parameters are a JSON file shipped with the package (``mtqa/resources/``), fitted by
-``python -m mtqa train-detector`` (:mod:`mtqa.train.detector`); its sha256 enters the signature.
+``python -m mtqa train --detector FEATURES`` (:mod:`mtqa.train.detector`); its sha256 enters the signature.
 """
 
 from __future__ import annotations
@@ -116,7 +122,15 @@ class MTDetector:
     name = "mt-detector"
     version = "2"
 
-    def __init__(self, params_bytes: bytes, params_name: str = "detector.json"):
+    def __init__(self, params_bytes: bytes, params_name: str = "detector.json", prior: float = 0.5):
+        if not 0.0 < prior < 1.0:
+            raise ValueError(f"the MT prior must be strictly between 0 and 1, got {prior}")
+        #: the share of machine-made text assumed in the input (``scoring.mt_prior``). The
+        #: parameters are fitted with both classes the same weight, i.e. at prior 0.5; another
+        #: prior shifts every sentence's and every article's log-odds by logit(prior) once
+        #: (Bayes' rule: the likelihood ratio the model estimates is unchanged).
+        self.prior = float(prior)
+        self.prior_logit = math.log(self.prior / (1.0 - self.prior))
         doc = json.loads(params_bytes.decode("utf-8"))
         if doc.get("format") != FORMAT or doc.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{params_name}: not an mtqa MT-detector parameter file (format {doc.get('format')!r})")
@@ -151,7 +165,7 @@ class MTDetector:
 
     def signature(self) -> str:
         return (f"{self.name}:{self.version}(params={self.params_name},sha256={self.sha256[:16]},"
-                f"pooled={'pca' + str(len(self.components)) if self.uses_pooled else 'none'})")
+                f"pooled={'pca' + str(len(self.components)) if self.uses_pooled else 'none'},prior={self.prior:g})")
 
     # sentences --------------------------------------------------------------------------------
     def design(self, scalars: np.ndarray, pooled: np.ndarray | None) -> np.ndarray:
@@ -176,9 +190,10 @@ class MTDetector:
 
     def logits(self, scalars: np.ndarray, pooled: np.ndarray | None,
                flags: Sequence[Sequence[str]] | None = None) -> np.ndarray:
-        """Sentence log-odds of "machine-made": the LM part plus the flags' evidence (when given)."""
+        """Sentence log-odds of "machine-made": the LM part plus the flags' evidence (when given),
+        at the detector's prior."""
         lm = self.lm_logits(scalars, pooled)
-        return lm + self.flag_evidence(flags, len(lm))
+        return lm + self.flag_evidence(flags, len(lm)) + self.prior_logit
 
     def probabilities(self, scalars: np.ndarray, pooled: np.ndarray | None,
                       flags: Sequence[Sequence[str]] | None = None) -> np.ndarray:
@@ -187,14 +202,15 @@ class MTDetector:
     # articles ---------------------------------------------------------------------------------
     def article_logit(self, lm_logits: Sequence[float], flag_evidence: Sequence[float] | None = None) -> float:
         """Accumulated, length-calibrated log-odds of an article from its sentences' LM log-odds
-        (:meth:`lm_logits`), plus the summed flag evidence of the same sentences. Sentences
-        with a NaN LM log-odds (not English, nothing scored) are left out of both."""
+        (:meth:`lm_logits`), plus the summed flag evidence of the same sentences, at the
+        detector's prior (added once per article). Sentences with a NaN LM log-odds (not
+        English, nothing scored) are left out of both."""
         lg = np.asarray([np.nan if v is None else v for v in lm_logits], dtype=np.float64)
         ok = np.isfinite(lg)
         if not ok.any():
             return math.nan
         fe = np.zeros(len(lg)) if flag_evidence is None else np.asarray(flag_evidence, dtype=np.float64)
-        return float(article_logit_vec([lg[ok]], **self.agg, flag_sums=[fe[ok].sum()])[0])
+        return float(article_logit_vec([lg[ok]], **self.agg, flag_sums=[fe[ok].sum()])[0]) + self.prior_logit
 
     def article_probability(self, lm_logits: Sequence[float], flag_evidence: Sequence[float] | None = None) -> float:
         v = self.article_logit(lm_logits, flag_evidence)
@@ -298,7 +314,7 @@ def apply(det: MTDetector, sentence_rows: list[dict], article_rows: list[dict], 
         pooled = pooled_states(scores, hidden_size)
     lm = det.lm_logits(scalars, pooled) if n else np.zeros(0)
     fe = det.flag_evidence([r["flags"] for r in sentence_rows], n)
-    logits = lm + fe
+    logits = lm + fe + det.prior_logit
     english = np.array([("not_english" not in r["flags"]) and len(ts.logprobs) > 0
                         for r, ts in zip(sentence_rows, scores)], dtype=bool)
     logits = np.where(english, logits, np.nan)

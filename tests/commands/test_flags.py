@@ -102,6 +102,7 @@ def test_every_score_flag_matches_its_config_field(flag):
     (["--quantize", "int8"], "model.quantize", "int8"),
     (["--word-order-threshold", "6"], "scoring.word_order_threshold", 6.0),
     (["--flag-quality", "0.3"], "scoring.flag_quality", 0.3),
+    (["--mt-prior", "0.1"], "scoring.mt_prior", 0.1),
     (["--text-column", "body"], "columns.text", "body"),
     (["--id-column", "key"], "columns.id", "key"),
     (["--engine", "ray", "--ray-actors", "3"], "ray.num_actors", 3),

@@ -227,6 +227,7 @@ def test_mt_probability_columns_and_article_evidence(job):
         assert f"of {art['n_sentences']} English sentences look machine-made" in art["mt_evidence"]
     run = json.loads((out / "run.json").read_text())
     assert "|detector:mt-detector:2(params=detector-gemma-3-270m.json,sha256=" in run["signature"]
+    assert ",prior=0.5)|" in run["signature"]  # the default prior, said
 
 
 @pytest.mark.model

@@ -150,3 +150,42 @@ def test_census_supplies_the_rule_flags_and_the_table_the_lm_flags():
     assert w["word_order"] == pytest.approx(math.log(5.5 / 0.5))
     assert w["number_spacing"] == pytest.approx(math.log(2.5 / 0.5))  # the census rate, not the table's
     assert flag_weights(t, None)["number_spacing"] == pytest.approx(math.log(5.5 / 0.5))
+
+
+def test_a_known_prior_shifts_every_log_odds_once_and_keeps_the_ranking(detector):
+    t = _synthetic_table(n_docs=4, seed=9)
+    rare = MTDetector(json.dumps(detector.doc).encode(), "synthetic.json", prior=0.1)
+    shift = math.log(0.1 / 0.9)
+    even, low = detector.logits(t.scalars, t.pooled), rare.logits(t.scalars, t.pooled)
+    np.testing.assert_allclose(low - even, shift)
+    assert (np.argsort(low) == np.argsort(even)).all()
+    lm = detector.lm_logits(t.scalars[:10], t.pooled[:10])
+    # once per article, not once per sentence: a 10-sentence article moves by the same shift
+    assert rare.article_logit(lm) - detector.article_logit(lm) == pytest.approx(shift)
+    assert rare.article_probability(lm) < detector.article_probability(lm)
+    assert "prior=0.5)" in detector.signature() and "prior=0.1)" in rare.signature()
+    for bad in (0.0, 1.0, -0.2):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            MTDetector(json.dumps(detector.doc).encode(), "x", prior=bad)
+
+
+def test_apply_writes_probabilities_at_the_prior(detector):
+    from types import SimpleNamespace
+
+    from mtqa.heads.detector import apply
+
+    t = _synthetic_table(n_docs=2, seed=4)
+    n = 6
+    rows = [{"article_id": "a", "sentence_id": i, "text": "Some words here.", "flags": [], "slor": 1.0} for i in range(n)]
+    scores = [SimpleNamespace(logprobs=np.array([-1.0, -2.0, -3.0]), entropies=np.array([1.0, 1.5, 2.0]), hidden=None)
+              for _ in range(n)]
+    out = {}
+    for prior in (0.5, 0.9):
+        det = MTDetector(json.dumps(detector.doc).encode(), "x", prior=prior)
+        s_rows, a_rows = [dict(r) for r in rows], [{"article_id": "a"}]
+        apply(det, s_rows, a_rows, scores, 16, pooled=t.pooled[:n])
+        out[prior] = ([r["mt_probability"] for r in s_rows], a_rows[0]["mt_probability"])
+    odds = lambda p: p / (1 - p)  # noqa: E731
+    for p_even, p_high in zip(out[0.5][0], out[0.9][0]):
+        assert odds(p_high) / odds(p_even) == pytest.approx(9.0, rel=1e-6)
+    assert odds(out[0.9][1]) / odds(out[0.5][1]) == pytest.approx(9.0, rel=1e-6)
