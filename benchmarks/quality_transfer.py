@@ -52,16 +52,11 @@ def target_rows(meta: list[dict], pooled: dict) -> list[dict]:
 
 def fit_target(meta: list[dict], arrays: dict, train: list[dict], balanced: bool) -> QualityModel:
     """The target-only head as ``mtqa train --quality`` fits it, on ``train``."""
-    was = Q.BALANCE_SETS
-    Q.BALANCE_SETS = balanced  # read by the state head's and the ridge's cross-validation
-    try:
-        train = [dict(r) for r in train]
-        states = Q.state_heads(meta, arrays, train)
-        extra = EXTRA_FEATURES + [n for n in ("lm_state_score",) if n in states]
-        ridge = Q.choose_ridge(train, TARGET_FEATURES + extra)
-        doc = fit_model(train, ridge=ridge, flag_logit=0.0, extra_features=extra, balance=balanced)
-    finally:
-        Q.BALANCE_SETS = was
+    train = [dict(r) for r in train]
+    states = Q.state_heads(meta, arrays, train, balance=balanced)
+    extra = EXTRA_FEATURES + [n for n in ("lm_state_score",) if n in states]
+    ridge = Q.choose_ridge(train, TARGET_FEATURES + extra, balance=balanced)
+    doc = fit_model(train, ridge=ridge, flag_logit=0.0, extra_features=extra, balance=balanced)
     doc["states"] = states
     return QualityModel(doc)
 

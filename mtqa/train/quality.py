@@ -68,14 +68,16 @@ def _doc_fold(r: dict, k: int) -> int:
 
 
 def out_of_fold(rows: list[dict], X: np.ndarray, penalties: Sequence[float], folds: int = 5,
-                label: str = "ridge", log: Callable[[str], None] = lambda m: None) -> tuple[float, np.ndarray]:
+                label: str = "ridge", log: Callable[[str], None] = lambda m: None,
+                balance: bool = False) -> tuple[float, np.ndarray]:
     """Of ridge ``penalties`` on ``X``, the one with the best mean per-set Spearman of
     out-of-fold predictions (folds by source document, inside the training rows), and those
-    predictions."""
+    predictions. ``balance``: every training set the same total weight in the fits
+    (:data:`BALANCE_SETS`)."""
     from scipy.stats import spearmanr
 
     y = group_targets(rows)
-    w = _set_weights(rows)
+    w = _set_weights(rows, balance)
     by: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
         by.setdefault(r["group"], []).append(i)
@@ -94,9 +96,9 @@ def out_of_fold(rows: list[dict], X: np.ndarray, penalties: Sequence[float], fol
 
 
 def choose_ridge(rows: list[dict], names: Sequence[str], folds: int = 5,
-                 log: Callable[[str], None] = lambda m: None) -> float:
+                 log: Callable[[str], None] = lambda m: None, balance: bool = False) -> float:
     """The penalty of the linear heads (:data:`RIDGES`) by :func:`out_of_fold`."""
-    return out_of_fold(rows, feature_matrix(rows, names), RIDGES, folds, log=log)[0]
+    return out_of_fold(rows, feature_matrix(rows, names), RIDGES, folds, log=log, balance=balance)[0]
 
 
 #: every training set (newstest2021, TED, each MLQE-PE pair) the same total weight in every
@@ -107,9 +109,9 @@ def choose_ridge(rows: list[dict], names: Sequence[str], folds: int = 5,
 BALANCE_SETS = False
 
 
-def _set_weights(rows: list[dict]) -> np.ndarray | None:
-    """The fits' row weights: equal per training set with :data:`BALANCE_SETS`, else None (unweighted)."""
-    return set_weights(rows) if BALANCE_SETS else None
+def _set_weights(rows: list[dict], balance: bool) -> np.ndarray | None:
+    """The fits' row weights: equal per training set with ``balance``, else None (unweighted)."""
+    return set_weights(rows) if balance else None
 
 
 def _take(w: np.ndarray | None, idx) -> np.ndarray | None:
@@ -153,7 +155,7 @@ def main_languages(rows: list[dict]) -> set[str]:
 
 
 def language_heads(rows: list[dict], pooled: dict, ridge: float, folds: int = 5,
-                   log: Callable[[str], None] = lambda m: None) -> dict[str, dict]:
+                   log: Callable[[str], None] = lambda m: None, balance: bool = False) -> dict[str, dict]:
     """A with-source head per source language with at least ``MIN_LANGUAGE_ROWS`` training rows
     that is the main language of a training set (:func:`main_languages`):
     the pooled head's features and standardisation, coefficients shrunk towards the pooled
@@ -164,7 +166,7 @@ def language_heads(rows: list[dict], pooled: dict, ridge: float, folds: int = 5,
     names = pooled["features"]
     X = feature_matrix(rows, names)
     y = group_targets(rows)
-    w = _set_weights(rows)
+    w = _set_weights(rows, balance)
     langs = np.array([r.get("src_lang") or "" for r in rows])
     fold = np.array([_doc_fold(r, folds) for r in rows])
     out: dict[str, dict] = {}
@@ -216,17 +218,17 @@ MIN_STATE_ROWS = 300
 
 def fit_state(rows: list[dict], X: np.ndarray, folds: int = 5,
               log: Callable[[str], None] = lambda m: None,
-              penalties: Sequence[float] = STATE_RIDGES) -> tuple[dict, np.ndarray]:
+              penalties: Sequence[float] = STATE_RIDGES, balance: bool = False) -> tuple[dict, np.ndarray]:
     """A state head: ridge from pooled states ``X`` to the rank-normalised gold, its penalty
     (``penalties``) chosen by :func:`out_of_fold`. Returns the full-fit parameters and
     the *out-of-fold* predictions for ``rows``: the linear heads are fitted on those, so they
     weigh the state score as it does on unseen sentences."""
-    lam, oof = out_of_fold(rows, X, penalties, folds, label="state ridge", log=log)
-    return {**fit_ridge(X, group_targets(rows), lam, _set_weights(rows)), "ridge": lam}, oof
+    lam, oof = out_of_fold(rows, X, penalties, folds, label="state ridge", log=log, balance=balance)
+    return {**fit_ridge(X, group_targets(rows), lam, _set_weights(rows, balance)), "ridge": lam}, oof
 
 
 def state_heads(meta: Sequence[dict], arrays: dict, rows: list[dict],
-                log: Callable[[str], None] = lambda m: None) -> dict[str, dict]:
+                log: Callable[[str], None] = lambda m: None, balance: bool = False) -> dict[str, dict]:
     """Fit the state heads the cache allows (``lm_state_score`` on the target pass's pooled
     states, ``src_state_score`` on the source pass's, ``xling_state_score`` on the ``xling``
     signal's pair vectors) and write each one's out-of-fold score into ``rows`` (NaN where a
@@ -250,7 +252,7 @@ def state_heads(meta: Sequence[dict], arrays: dict, rows: list[dict],
         if not X.any():  # a cache written without states (zeros): nothing to learn from
             continue
         log(f"  {name}: state head on {vector} ({len(sub)} rows, {len(lookup[sub[0]['key']])} dimensions)")
-        params, oof = fit_state(sub, X, log=log, penalties=penalties)
+        params, oof = fit_state(sub, X, log=log, penalties=penalties, balance=balance)
         for r, v in zip(sub, oof):
             r[name] = float(v)
         out[name] = {"vector": vector, **params, "n_train": len(sub)}
@@ -275,17 +277,17 @@ def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", ke
     for r in rows:
         counts[r["set"]] = counts.get(r["set"], 0) + 1
     log(f"quality: {len(rows)} judged training segments {dict(sorted(counts.items()))}")
-    states = state_heads(meta, arrays, rows, log=log)
+    states = state_heads(meta, arrays, rows, log=log, balance=BALANCE_SETS)
     extra = EXTRA_FEATURES + [n for n in ("lm_state_score",) if n in states]
     source_extra = [n for n in ("src_state_score", "xling_state_score") if n in states] + list(add_source)
     names = [n for n in TARGET_FEATURES + extra if n not in without]
-    ridge = choose_ridge(rows, names, log=log)
+    ridge = choose_ridge(rows, names, log=log, balance=BALANCE_SETS)
     with_source = [r for r in rows if math.isfinite(_num(r.get("src_pmi")))]
     source_ridge = None
     if len(with_source) >= MIN_SOURCE_ROWS:
         log(f"  source head: {len(with_source)} training segments with source columns")
         source_ridge = choose_ridge(with_source, [n for n in SOURCE_FEATURES + extra + source_extra if n not in without],
-                                    log=log)
+                                    log=log, balance=BALANCE_SETS)
     doc = fit_model(rows, ridge=ridge, flag_logit=0.0, model=model, extra_features=extra,
                     source_ridge=source_ridge, min_source_rows=MIN_SOURCE_ROWS, source_extra=source_extra,
                     balance=BALANCE_SETS, without=without)
@@ -303,7 +305,7 @@ def train_quality(features: str, output: str, *, model: str = "gemma-3-270m", ke
     if "source" in doc["heads"]:
         if keep_source_head:
             log(f"  source head fitted from the cache; {keep_source_head}'s is not carried over")
-        per_language = language_heads(with_source, doc["heads"]["source"], source_ridge, log=log)
+        per_language = language_heads(with_source, doc["heads"]["source"], source_ridge, log=log, balance=BALANCE_SETS)
         doc["heads"].update(_round(per_language))
         doc["shrink_candidates"] = list(SHRINKS)
     elif keep_source_head:

@@ -285,3 +285,25 @@ def test_the_xling_pair_vectors_get_a_state_head_for_rows_with_a_source():
     assert all(math.isnan(r["xling_state_score"]) for r in rows if r["src_pmi"] is None)
     oof = np.array([r["xling_state_score"] for r in scored])
     assert spearmanr(oof, [r["gold"] for r in scored]).statistic > 0.2  # out of fold (chance: 0 +- 0.04), yet it learned
+
+
+def test_balance_gives_each_training_set_the_same_weight_only_when_asked():
+    """``balance=True`` (what BALANCE_SETS switches on for ``mtqa train``; what
+    benchmarks/quality_transfer.py compares) weighs a small set up: its own direction then
+    shows in the fit. Off, every row counts once. Passed as an argument, not a module global."""
+    from mtqa.train.quality import fit_state
+
+    rng = np.random.default_rng(3)
+    rows, X = [], []
+    for i in range(1200):
+        big = i < 1000  # 1,000 rows where y follows x0, 200 where it follows x1
+        x = rng.normal(size=2)
+        rows.append({"set": "big" if big else "small", "group": "big" if big else "small", "doc": f"d{i // 5}",
+                     "gold": float(x[0] if big else x[1]) + rng.normal(0, 0.1)})
+        X.append(x)
+    X = np.array(X)
+    plain, _ = fit_state(rows, X, penalties=(1.0,))
+    balanced, _ = fit_state(rows, X, penalties=(1.0,), balance=True)
+    share = lambda p: abs(p["coef"][1]) / (abs(p["coef"][0]) + abs(p["coef"][1]))  # noqa: E731
+    assert share(plain) == pytest.approx(200 / 1200, abs=0.05)
+    assert share(balanced) == pytest.approx(0.5, abs=0.05)
