@@ -83,7 +83,10 @@ from mtqa.models.windows import WindowGroup, WindowStates
 from mtqa.signals.word_order.candidates import Candidate, Unit, allowed_move_table, apply_move, split_units
 
 if TYPE_CHECKING:  # torch and transformers load only when the signal runs
+    from pathlib import Path
+
     from mtqa.models.lm import CausalLM, TokenScores
+
 
 def _unit_tokens(text: str, units: list[Unit], offsets: np.ndarray) -> list[int]:
     """For each unit, the LM token that enters it (-1 where the LM did not reach it).
