@@ -133,12 +133,31 @@ def main(argv=None) -> int:
                   + (" (in-sample: this file's link was refitted on these rows)" if refit else ""))
             if refit:
                 cross_fitted(comb, meta, arrays, name)
+            low = q < comb.flag_quality
+            print(f"  low_quality (quality < {comb.flag_quality:g}): {low.mean():.1%} of segments; of those, with a "
+                  f"major error {1 - nm[low].mean() if low.any() else float('nan'):.2f} (base rate {1 - nm.mean():.2f})")
             for lo_b in np.arange(0, 1, 0.2):
                 m = (q >= lo_b) & (q < lo_b + 0.2)
                 if m.any():
                     print(f"    quality [{lo_b:.1f}, {lo_b + 0.2:.1f}): n={int(m.sum()):4d}  mean quality {q[m].mean():.2f}  "
                           f"observed no-major share {nm[m].mean():.2f}")
+    human_rows(comb, meta, lookups)
     return 0
+
+
+def human_rows(comb: LearnedCombiner, meta: list[dict], lookups: dict[str, dict]) -> None:
+    """How often ``low_quality`` fires on the human-written rows of the cache (target-only, as
+    on an article without a source): genuine English news and newstest2021's human references."""
+    for name, label in (("news-en", "genuine English news (news-en)"), ("news21", "newstest2021 human references")):
+        rows = [r for r in meta if r["set"] == name and r.get("machine") == 0]
+        if not rows:
+            continue
+        cols = {c: [r.get(c) if r.get(c) is not None else math.nan for r in rows] for c in COLUMNS}
+        for c in ("src_pmi", "src_logprob", "src_len_ratio"):
+            cols[c] = [math.nan] * len(rows)
+        q = np.array(comb.combine(cols, [list(r["flags"]) for r in rows], vectors_of(rows, lookups, False)).quality)
+        print(f"low_quality on {label}: {(q < comb.flag_quality).mean():.1%} of {len(rows)} rows "
+              f"(mean quality {q.mean():.2f})")
 
 
 if __name__ == "__main__":
