@@ -50,6 +50,16 @@ def vectors_of(rows: list[dict], lookups: dict[str, dict], source: bool = True) 
     return {n: [lookups[n].get(r["key"]) for r in rows] for n in names}
 
 
+def target_only(comb: LearnedCombiner, rows: list[dict], lookups: dict[str, dict]) -> tuple[np.ndarray, dict]:
+    """``quality`` of ``rows`` as the target-only head gives it (the source columns blanked, as
+    on an article without a source), and the columns it read."""
+    cols = {c: [r.get(c) if r.get(c) is not None else math.nan for r in rows] for c in COLUMNS}
+    for c in ("src_pmi", "src_logprob", "src_len_ratio"):
+        cols[c] = [math.nan] * len(rows)
+    q = comb.combine(cols, [list(r["flags"]) for r in rows], vectors_of(rows, lookups, False)).quality
+    return np.array(q), cols
+
+
 def with_source(comb: LearnedCombiner, rows: list[dict], lookups: dict[str, dict]) -> None:
     """Target-only vs with-source quality, and the source inputs alone, on the rows with source columns."""
     rows = [r for r in rows if r.get("src_pmi") is not None and math.isfinite(r["src_pmi"])]
@@ -106,11 +116,7 @@ def main(argv=None) -> int:
         rows = [r for r in meta if r["set"] == name and r.get("gold") is not None]
         if len(rows) < 30:
             continue
-        cols = {c: [r.get(c) if r.get(c) is not None else math.nan for r in rows] for c in COLUMNS}
-        for c in ("src_pmi", "src_logprob", "src_len_ratio"):
-            cols[c] = [math.nan] * len(rows)
-        flags = [list(r["flags"]) for r in rows]
-        q = np.array(comb.combine(cols, flags, vectors_of(rows, lookups, False)).quality)
+        q, cols = target_only(comb, rows, lookups)
         gold = np.array([r["gold"] for r in rows])
         # WMT22: resample whole documents (segments of one document share errors); MLQE-PE rows
         # are single sentences
@@ -152,10 +158,7 @@ def human_rows(comb: LearnedCombiner, meta: list[dict], lookups: dict[str, dict]
         rows = [r for r in meta if r["set"] == name and r.get("machine") == 0]
         if not rows:
             continue
-        cols = {c: [r.get(c) if r.get(c) is not None else math.nan for r in rows] for c in COLUMNS}
-        for c in ("src_pmi", "src_logprob", "src_len_ratio"):
-            cols[c] = [math.nan] * len(rows)
-        q = np.array(comb.combine(cols, [list(r["flags"]) for r in rows], vectors_of(rows, lookups, False)).quality)
+        q, _ = target_only(comb, rows, lookups)
         print(f"low_quality on {label}: {(q < comb.flag_quality).mean():.1%} of {len(rows)} rows "
               f"(mean quality {q.mean():.2f})")
 

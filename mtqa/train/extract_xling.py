@@ -36,7 +36,7 @@ def _signature(encoder) -> str:
 def extract_xling(features: str | Path, *, threads: int | None = None, log=print) -> int:
     """Embed the cache's texts that are not embedded yet; return how many were."""
     from mtqa.models.encoder import SentenceEncoder
-    from mtqa.train.cache import xling_pairs_of, load_embeddings, load_features
+    from mtqa.train.cache import load_embeddings, load_features, xling_pairs_of
 
     folder = Path(features)
     encoder = SentenceEncoder(threads=threads)
