@@ -202,7 +202,6 @@ class CausalLM:
         self.entropy = entropy
         self.head_buffers = head_buffers  # reuse the output layer's chunk memory within a batch (_head_buffers)
         self._head_bf16: torch.Tensor | None = None  # bfloat16 copy of the output matrix (head_logprobs)
-        self._transposed_exact: bool | None = None  # _head_product: verified on this machine (None: not yet)
         self._shortlist_rows: tuple | None = None  # (shortlist, its float32 output rows): head_logprob_bounds
         # Re-scoring passes drop to bfloat16 only where bf16 is computed natively (CUDA, or a CPU
         # with AVX512-BF16/AMX). Emulated bf16 is 4-5x *slower* than float32 (measured on a 2-core
@@ -231,7 +230,6 @@ class CausalLM:
         other = copy.copy(self)
         other.__dict__.update(settings)
         other._cache = OrderedDict()
-        other._transposed_exact = None  # verified per chunk shape (_head_product)
         return other
 
     def _prefix_token_id(self) -> int:
@@ -341,10 +339,12 @@ class CausalLM:
         buffers = self._head_buffers(head, hidden, total)
         for start in range(0, total, self.head_chunk):
             sl = slice(start, start + self.head_chunk)
-            if buffers is not None:  # the same product as head(...), into memory the batch reuses
-                z = self._head_product(hidden[sl], head.weight, buffers)
-            else:
-                z = head(hidden[sl]) if hidden is not None else logits[sl]
+            if buffers is not None:  # the CPU's float32 layer: vocabulary-major, in memory the batch reuses
+                out_lp[sl], ent = self._column_head(hidden[sl], head.weight, targets[sl], buffers)
+                if ent is not None:
+                    out_ent[sl] = ent
+                continue
+            z = head(hidden[sl]) if hidden is not None else logits[sl]
             z = softcap_(z.float() if z.dtype != torch.float32 else (z.clone() if hidden is None else z), self.softcap)
             # log p = z - logsumexp(z); entropy = logsumexp(z) - sum(softmax(z) * z).
             # Done in place on the chunk: one pass for exp, one for the weighted sum, instead
@@ -352,7 +352,7 @@ class CausalLM:
             z.sub_(z.amax(dim=-1, keepdim=True))
             tz = z.gather(1, targets[sl, None]).squeeze(1)
             if self.entropy:
-                e = torch.exp(z, out=buffers[1][: z.shape[0]]) if buffers is not None else torch.exp(z)
+                e = torch.exp(z)
                 s = e.sum(-1)
                 ez = torch.einsum("ij,ij->i", e, z)
                 lse = torch.log(s)
@@ -363,42 +363,44 @@ class CausalLM:
         kept = hidden.to(torch.float16).cpu().numpy() if self.keep_hidden and hidden is not None else None
         return out_lp.cpu().numpy(), out_ent.cpu().numpy(), kept, kv
 
-    def _head_product(self, h: torch.Tensor, weight: torch.Tensor, buffers: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        """``h @ weight.T`` into ``buffers[0]`` (the base pass's chunks on the CPU, :meth:`_head_buffers`).
+    def _column_head(self, h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
+                     buffers: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Log-probs of ``targets`` (and entropies, or None) from states ``h`` [rows, hidden]: the
+        output layer computed vocabulary-major, ``weight @ h.T`` [vocab, rows], in ``buffers``.
 
-        A full chunk (``head_chunk`` rows) is computed as ``(weight @ h.T).T``, in ``buffers[1]``
-        (the exponentials' memory, written only later) and copied back: BLAS runs the product
-        with the long vocabulary axis as its rows faster, for [256 x 640] x [640 x 262,144] on a
-        2-core CPU 0.60 s with the copy against 0.71 s. It is the same dot products, and for
-        most row counts the same numbers bit for bit, but not for all (on this machine 2-11 rows
-        took another kernel and differed in the last bits). So the first full chunk computes both
-        and compares; only if they are equal does this process use the transposed form, and only
-        for full chunks (the same shape, the same kernel). Other row counts: the plain product.
+        BLAS runs the product with the long vocabulary axis as its rows faster: [640 x 262,144]
+        against 256 states on a 2-core AVX2 CPU in 0.51 s, against 0.66 s for ``h @ weight.T``.
+        Until session 19 the result was copied back into the row layout (0.10 s a chunk, a
+        strided transpose of 268 MB) for the softmax; now the normaliser and the entropy are
+        reduced along the vocabulary axis where the product left them (max, exp and sums over
+        dim 0: 0.08 s; the entropy's weighted sum as an in-place product and a sum, since
+        ``einsum`` over dim 0 took 0.86 s). The same sums in another order: log-probs and
+        entropies differ from the row layout's in the last bits only (``tests/models/test_lm.py``
+        holds both to a float64 reference).
         """
         rows, vocab = h.shape[0], weight.shape[0]
-        z = buffers[0][:rows]
-        if rows != self.head_chunk or self._transposed_exact is False:
-            return torch.mm(h, weight.t(), out=z)
-        product = torch.mm(weight, h.t(), out=buffers[1].view(-1)[: rows * vocab].view(vocab, rows))
-        if self._transposed_exact is None:
-            torch.mm(h, weight.t(), out=z)
-            self._transposed_exact = bool(torch.equal(z, product.t()))
-            return z
-        return z.copy_(product.t())
+        zt = torch.mm(weight, h.t(), out=buffers[0].view(-1)[: rows * vocab].view(vocab, rows))
+        softcap_(zt, self.softcap)
+        zt.sub_(zt.amax(dim=0, keepdim=True))
+        tz = zt.gather(0, targets[None, :]).squeeze(0)
+        e = torch.exp(zt, out=buffers[1].view(-1)[: rows * vocab].view(vocab, rows))
+        s = e.sum(0)
+        lse = torch.log(s)
+        ent = lse - e.mul_(zt).sum(0) / s if self.entropy else None
+        return tz - lse, ent
 
     def _head_buffers(self, head, hidden, total: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Two float32 [min(total, head_chunk), vocab] buffers that the output layer's chunks of one
-        batch write their logits and exponentials into, on the CPU with a plain float32 output
-        layer (else None: the chunks allocate as before).
+        """Two float32 buffers of min(total, head_chunk) x vocab floats that the output layer's chunks
+        of one batch write their logits and exponentials into (:meth:`_column_head`), on the CPU
+        with a plain float32 output layer (else None: the chunks allocate their own and run the
+        row layout).
 
         A fresh [256, 262144] float32 tensor is 268 MB that the allocator takes from and gives
         back to the system each time, touching every page again: on a 2-core CPU the output
         product took 0.82 s into a fresh tensor and 0.72 s into a reused one, the exponential
-        0.129 s and 0.035 s. ``torch.mm(..., out=)`` and ``torch.exp(..., out=)`` are the very
-        kernels ``nn.Linear`` and ``torch.exp`` run, so every number is the same
-        (``tests/models/test_lm.py``). The buffers live for one batch: memory is what the
-        chunks took before, at most two chunks at a time. (On a GPU the caching allocator
-        already reuses memory.)
+        0.129 s and 0.035 s. The buffers live for one batch: memory is what the chunks took
+        before, at most two chunks at a time. (On a GPU the caching allocator already reuses
+        memory.)
         """
         if not self.head_buffers or hidden is None or hidden.device.type != "cpu" or type(head) is not torch.nn.Linear \
                 or head.bias is not None or head.weight.dtype != torch.float32 or hidden.dtype != torch.float32:
@@ -590,14 +592,22 @@ class CausalLM:
         lse = torch.empty_like(tz)
         hb = hidden.to(torch.bfloat16) if low else h
         mat = self._head_bf16 if low else weight.float()
-        # float32 on the CPU: every chunk's logits into one reused buffer (the same mm kernel as
-        # ``@``, so the same numbers; fresh 537 MB tensors per chunk cost page faults, as in the
-        # base pass: _head_buffers)
-        buf = (torch.empty(min(chunk, h.shape[0]), mat.shape[0])
-               if not low and h.device.type == "cpu" and mat.dtype == torch.float32 and h.shape[0] else None)
+        # float32 on the CPU: every chunk's logits vocabulary-major into one reused buffer, reduced
+        # along the vocabulary (as the base pass does: _column_head; fresh 537 MB tensors per chunk
+        # cost page faults)
+        columns = not low and h.device.type == "cpu" and mat.dtype == torch.float32 and h.shape[0] > 0
+        buf = torch.empty(min(chunk, h.shape[0]) * mat.shape[0]) if columns else None
         for start in range(0, h.shape[0], chunk):
             part = hb[start : start + chunk]
-            z = torch.mm(part, mat.T, out=buf[: part.shape[0]]) if buf is not None else (part @ mat.T).float()
+            if buf is not None:
+                zt = torch.mm(mat, part.t(), out=buf[: part.shape[0] * mat.shape[0]].view(mat.shape[0], part.shape[0]))
+                if bias is not None:
+                    zt += bias.float()[:, None]
+                softcap_(zt, self.softcap)
+                m = zt.amax(dim=0)
+                lse[start : start + chunk] = zt.sub_(m).exp_().sum(0).log_() + m
+                continue
+            z = (part @ mat.T).float()
             if bias is not None:
                 z += bias.float()
             softcap_(z, self.softcap)
