@@ -114,6 +114,82 @@ def _stacked_kv(out, width: int) -> np.ndarray | None:
     return out.cpu().numpy()  # on a GPU: one transfer
 
 
+class _OutputLayer:
+    """The base pass's output layer, in chunks of ``head_chunk`` states *across* batches.
+
+    The body runs batch by batch (rows of similar length, :meth:`CausalLM.batches`); each
+    batch's states of real tokens are queued here, and the output layer runs on every full
+    chunk of the queue, the rest waiting for the next batch (or :meth:`finish`). Until session
+    19 every batch ended in its own partial chunk, and a few states cost several times more a
+    row than 256 (on a 2-core CPU 3.3 ms a row for 64 states, 2.5 ms for 256). A chunk's
+    numbers depend on its rows, so, as before, on the chunk of texts a pass scores (whose
+    batches depend only on those texts and the model's settings).
+
+    On the CPU with a float32 output matrix the chunks run vocabulary-major in two buffers kept
+    for the pass (:meth:`CausalLM._column_head`, :meth:`CausalLM._head_buffers`); elsewhere in
+    the row layout (:meth:`CausalLM._row_head`).
+    """
+
+    def __init__(self, lm: "CausalLM", head, total: int):
+        self.lm, self.head, self.total = lm, head, total
+        self.logprobs: torch.Tensor | None = None
+        self.entropies: torch.Tensor | None = None
+        self.queue: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.queued = 0  # rows in the queue
+        self.done = 0  # rows written
+        self.buffers: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def push(self, states: torch.Tensor, targets: torch.Tensor, is_logits: bool = False) -> int:
+        """Queue one batch's states (or, for an unusual architecture, its logits, scored at once);
+        the index of its first row in :meth:`finish`'s arrays."""
+        if self.logprobs is None:
+            self.logprobs = torch.empty(self.total, dtype=torch.float32, device=states.device)
+            self.entropies = torch.full_like(self.logprobs, float("nan"))
+            if not is_logits:
+                self.buffers = self.lm._head_buffers(self.head, states, self.total)
+        first = self.done + self.queued
+        if is_logits:  # no body of its own: nothing is ever queued
+            for start in range(0, states.shape[0], self.lm.head_chunk):
+                sl = slice(start, start + self.lm.head_chunk)
+                self._write(first + start, *self.lm._row_head(states[sl].clone(), targets[sl]))
+            self.done += states.shape[0]
+            return first
+        self.queue.append((states, targets))
+        self.queued += states.shape[0]
+        if self.queued >= self.lm.head_chunk:
+            self._run(whole=False)
+        return first
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """float32 log-probs and entropies of every row pushed, in push order."""
+        if self.queued:
+            self._run(whole=True)
+        if self.logprobs is None:
+            return np.zeros(0, np.float32), np.zeros(0, np.float32)
+        return self.logprobs.cpu().numpy(), self.entropies.cpu().numpy()
+
+    def _run(self, whole: bool) -> None:
+        chunk = self.lm.head_chunk
+        states = torch.cat([s for s, _ in self.queue]) if len(self.queue) > 1 else self.queue[0][0]
+        targets = torch.cat([t for _, t in self.queue]) if len(self.queue) > 1 else self.queue[0][1]
+        n = states.shape[0] if whole else states.shape[0] // chunk * chunk
+        for start in range(0, n, chunk):
+            sl = slice(start, start + chunk)
+            if self.buffers is not None:
+                got = self.lm._column_head(states[sl], self.head.weight, targets[sl], self.buffers)
+            else:
+                got = self.lm._row_head(self.head(states[sl]), targets[sl])
+            self._write(self.done + start, *got)
+        self.done += n
+        self.queue = [(states[n:], targets[n:])] if n < states.shape[0] else []
+        self.queued = states.shape[0] - n
+
+    def _write(self, at: int, logprobs: torch.Tensor, entropies: torch.Tensor | None) -> None:
+        self.logprobs[at : at + logprobs.shape[0]] = logprobs
+        if entropies is not None:
+            self.entropies[at : at + entropies.shape[0]] = entropies
+
+
 def _load_model(path: str, dtype: torch.dtype, offline: bool):
     """The model of ``path``: mtqa's own Gemma 3 decoder where it applies (:mod:`mtqa.models.gemma3`:
     the same numbers, bit for bit on the CPU, without importing transformers' modeling code),
@@ -290,78 +366,72 @@ class CausalLM:
         enc = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
         ids_list = enc["input_ids"]
         offs_list = enc["offset_mapping"]
-        results: list[TokenScores | None] = [None] * len(texts)
         lengths = [min(len(ids), self.max_tokens) + 1 for ids in ids_list]
         kv_left = self.kv_budget if self.keep_kv else 0
+        _, head = self._decoder_and_head()
+        out = _OutputLayer(self, head, sum(lengths) - len(lengths))
+        placed: dict[int, tuple[int, np.ndarray | None, np.ndarray | None]] = {}  # text -> (first row, hidden, kv)
         for batch in self.batches(lengths, sort_keys=[len(ids) for ids in ids_list]):
             kept = sum(lengths[i] for i in batch)
-            self._run(batch, ids_list, offs_list, results, keep_kv=kept <= kv_left)
-            if kept <= kv_left:
-                kv_left -= kept
-        return results  # type: ignore[return-value]
-
-    def _run(self, batch, ids_list, offs_list, results, keep_kv: bool = False) -> None:
-        seqs = [[self.prefix_id] + list(ids_list[i][: self.max_tokens]) for i in batch]
-        input_ids, mask = pad_batch(seqs, self.pad_id)
-        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
-        # positions t predict token t+1; keep only those whose target is a real token
-        target_mask = mask[:, 1:].bool()
-        targets = input_ids[:, 1:][target_mask]
-        logprobs, entropies, hidden, kv = self._target_logprobs(input_ids, mask, target_mask, targets, keep_kv)
-        cursor = 0
-        for row, i in enumerate(batch):
-            n = len(seqs[row]) - 1
-            offsets = np.asarray(offs_list[i][:n], dtype=np.int32).reshape(-1, 2)
-            results[i] = TokenScores(
-                offsets=offsets,
-                logprobs=logprobs[cursor : cursor + n],
-                entropies=entropies[cursor : cursor + n],
-                truncated=len(ids_list[i]) > self.max_tokens,
-                hidden=hidden[cursor : cursor + n] if hidden is not None else None,
-                kv=np.ascontiguousarray(kv[:, :, row, :, : n + 1]) if kv is not None else None,
-            )
-            cursor += n
-
-    def _target_logprobs(self, input_ids, mask, target_mask, targets, keep_kv: bool = False):
-        decoder, head = self._decoder_and_head()
-        kv = None
-        if decoder is not None:
-            out = decoder(input_ids=input_ids, attention_mask=mask, use_cache=keep_kv)
+            keep_kv = kept <= kv_left
             if keep_kv:
-                kv = _stacked_kv(out, input_ids.shape[1])
-            hidden = out.last_hidden_state[:, :-1][target_mask]
-        else:  # unusual architecture: fall back to the full forward pass
+                kv_left -= kept
+            seqs = [[self.prefix_id] + list(ids_list[i][: self.max_tokens]) for i in batch]
+            input_ids, mask = pad_batch(seqs, self.pad_id)
+            input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+            # positions t predict token t+1; keep only those whose target is a real token
+            target_mask = mask[:, 1:].bool()
+            states, is_logits, kv = self._body(input_ids, mask, target_mask, keep_kv)
+            first = out.push(states, input_ids[:, 1:][target_mask], is_logits)
+            hidden = states.to(torch.float16).cpu().numpy() if self.keep_hidden and not is_logits else None
+            cursor = 0
+            for row, i in enumerate(batch):
+                n = len(seqs[row]) - 1
+                placed[i] = (first + cursor, hidden[cursor : cursor + n] if hidden is not None else None,
+                             np.ascontiguousarray(kv[:, :, row, :, : n + 1]) if kv is not None else None)
+                cursor += n
+        logprobs, entropies = out.finish()
+        results = []
+        for i, ids in enumerate(ids_list):
+            start, hidden, kv = placed[i]
+            n = lengths[i] - 1
+            results.append(TokenScores(
+                offsets=np.asarray(offs_list[i][:n], dtype=np.int32).reshape(-1, 2),
+                logprobs=logprobs[start : start + n],
+                entropies=entropies[start : start + n],
+                truncated=len(ids) > self.max_tokens,
+                hidden=hidden,
+                kv=kv,
+            ))
+        return results
+
+    def _body(self, input_ids, mask, target_mask, keep_kv: bool = False):
+        """The base pass's body over one batch: the last hidden states that predict the real
+        tokens (``target_mask``), False, and the keys and values (None unless ``keep_kv``); for an
+        unusual architecture the full forward pass's logits there, True, None."""
+        decoder, _ = self._decoder_and_head()
+        if decoder is None:
             logits = self.model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits[:, :-1][target_mask]
-            hidden = None
-        total = targets.shape[0]
-        out_lp = torch.empty(total, dtype=torch.float32, device=hidden.device if hidden is not None else logits.device)
-        out_ent = torch.full_like(out_lp, float("nan"))
-        buffers = self._head_buffers(head, hidden, total)
-        for start in range(0, total, self.head_chunk):
-            sl = slice(start, start + self.head_chunk)
-            if buffers is not None:  # the CPU's float32 layer: vocabulary-major, in memory the batch reuses
-                out_lp[sl], ent = self._column_head(hidden[sl], head.weight, targets[sl], buffers)
-                if ent is not None:
-                    out_ent[sl] = ent
-                continue
-            z = head(hidden[sl]) if hidden is not None else logits[sl]
-            z = softcap_(z.float() if z.dtype != torch.float32 else (z.clone() if hidden is None else z), self.softcap)
-            # log p = z - logsumexp(z); entropy = logsumexp(z) - sum(softmax(z) * z).
-            # Done in place on the chunk: one pass for exp, one for the weighted sum, instead
-            # of materialising log_softmax, its exp and their product.
-            z.sub_(z.amax(dim=-1, keepdim=True))
-            tz = z.gather(1, targets[sl, None]).squeeze(1)
-            if self.entropy:
-                e = torch.exp(z)
-                s = e.sum(-1)
-                ez = torch.einsum("ij,ij->i", e, z)
-                lse = torch.log(s)
-                out_ent[sl] = lse - ez / s
-            else:
-                lse = torch.logsumexp(z, dim=-1)
-            out_lp[sl] = tz - lse
-        kept = hidden.to(torch.float16).cpu().numpy() if self.keep_hidden and hidden is not None else None
-        return out_lp.cpu().numpy(), out_ent.cpu().numpy(), kept, kv
+            return logits, True, None
+        out = decoder(input_ids=input_ids, attention_mask=mask, use_cache=keep_kv)
+        kv = _stacked_kv(out, input_ids.shape[1]) if keep_kv else None
+        return out.last_hidden_state[:, :-1][target_mask], False, kv
+
+    def _row_head(self, z: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Log-probs of ``targets`` (and entropies, or None) from a chunk's logits [rows, vocab]
+        (owned by the caller: changed in place)."""
+        z = softcap_(z.float() if z.dtype != torch.float32 else z, self.softcap)
+        # log p = z - logsumexp(z); entropy = logsumexp(z) - sum(softmax(z) * z). Done in place
+        # on the chunk: one pass for exp, one for the weighted sum, instead of materialising
+        # log_softmax, its exp and their product.
+        z.sub_(z.amax(dim=-1, keepdim=True))
+        tz = z.gather(1, targets[:, None]).squeeze(1)
+        if not self.entropy:
+            return tz - torch.logsumexp(z, dim=-1), None
+        e = torch.exp(z)
+        s = e.sum(-1)
+        lse = torch.log(s)
+        return tz - lse, lse - torch.einsum("ij,ij->i", e, z) / s
 
     def _column_head(self, h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
                      buffers: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:

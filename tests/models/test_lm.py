@@ -372,6 +372,10 @@ def test_length_batches():
     assert length_batches([], 10, 2) == []
     # sort_keys order the rows (the base pass sorts by untruncated length, costs by truncated)
     assert length_batches([4, 4, 4], 100, 2, sort_keys=[9, 1, 5]) == [[1, 2], [0]]
+    # cut where padding plus a cost per batch is least: a long row gets a batch of its own when
+    # its padding of the short ones would cost more than a batch (5 x 40 padded tokens > 64)
+    assert length_batches([10, 10, 10, 10, 10, 50], 1000, 6, batch_cost=64) == [[0, 1, 2, 3, 4], [5]]
+    assert length_batches([10, 10, 10, 10, 10, 50], 1000, 6, batch_cost=500) == [[0, 1, 2, 3, 4, 5]]
 
 
 def test_pad_batch_and_softcap():
