@@ -341,6 +341,7 @@ def main() -> None:
         print(f"torch GEMM peak: fp32 {peaks['fp32']:.0f} GFLOP/s; bf16 is emulated on this CPU (not measured)")
     best = max(peaks, key=peaks.get)
     dtypes = args.dtype or (["float32"] + (["bfloat16"] if "bf16" in peaks else []))
+    shares = []  # (what, GFLOP/s) of every pipeline, for the summary against the run's best peak
     for dtype, share in ((d, p) for d in dtypes for p in args.perturbed):
         r = bench(args.model, dtype, args.sentences, args.threads, args.entropy_cost, args.device, share,
                   args.batch_tokens, args.batch_size, args.workers, args.articles_per_chunk)
@@ -364,6 +365,7 @@ def main() -> None:
             how += f" ({args.articles_per_chunk} articles per chunk)" if args.articles_per_chunk != 32 else ""
             print(f"  pipeline{how}: {p['pipe_tok_s']:8.1f} tokens/s  {p['pipe_sent_s']:.1f} sentences/s   "
                   f"pipeline/bare = {p['ratio']:.2f} (aim >= 0.9)")
+            shares.append((f"{dtype}, {text}{how}", p["pipe_gflops"]))
             print(f"  effective:     {p['pipe_gflops']:8.1f} GFLOP/s = {p['pipe_gflops'] / peaks[best]:.3f} of the machine's "
                   f"GEMM peak ({best}; aim >= 0.6)"
                   + ("" if best == "fp32" else f", {p['pipe_gflops'] / peaks['fp32']:.3f} of fp32 peak"))
@@ -373,6 +375,10 @@ def main() -> None:
                       + ", ".join(f"{k} {v / steps['lm']:.2f}" for k, v in steps.items() if k != "lm")
                       + f" (word-order search aim <= 0.1; run.json timings.steps_s{', summed over the workers' if p['workers'] > 1 else ''}"
                         f": {steps})")
+    if shares:
+        best = max(peaks, key=peaks.get)
+        print(f"effective share against the best {best} peak of the whole run ({peaks[best]:.0f} GFLOP/s): "
+              + "; ".join(f"{what} {g / peaks[best]:.3f}" for what, g in shares) + " (aim >= 0.6)")
     if args.memory:
         what = "stub scorer (reader+segmentation+writer)" if args.memory_stub else f"{args.memory_model} bfloat16"
         small, large = (peak_rss(n, args.memory_model, args.memory_stub, args.device) for n in args.memory_sizes)

@@ -276,7 +276,7 @@ class CausalLM:
         elif quantize != "none":
             raise ModelError(f"unknown quantize setting {quantize!r} (none or int8)")
         self.entropy = entropy
-        self.head_buffers = head_buffers  # reuse the output layer's chunk memory within a batch (_head_buffers)
+        self.head_buffers = head_buffers  # reuse the output layer's chunk memory within a pass (_head_buffers)
         self._head_bf16: torch.Tensor | None = None  # bfloat16 copy of the output matrix (head_logprobs)
         self._shortlist_rows: tuple | None = None  # (shortlist, its float32 output rows): head_logprob_bounds
         # Re-scoring passes drop to bfloat16 only where bf16 is computed natively (CUDA, or a CPU
@@ -461,15 +461,15 @@ class CausalLM:
 
     def _head_buffers(self, head, hidden, total: int) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Two float32 buffers of min(total, head_chunk) x vocab floats that the output layer's chunks
-        of one batch write their logits and exponentials into (:meth:`_column_head`), on the CPU
+        of one base pass write their logits and exponentials into (:meth:`_column_head`), on the CPU
         with a plain float32 output layer (else None: the chunks allocate their own and run the
         row layout).
 
         A fresh [256, 262144] float32 tensor is 268 MB that the allocator takes from and gives
         back to the system each time, touching every page again: on a 2-core CPU the output
         product took 0.82 s into a fresh tensor and 0.72 s into a reused one, the exponential
-        0.129 s and 0.035 s. The buffers live for one batch: memory is what the chunks took
-        before, at most two chunks at a time. (On a GPU the caching allocator already reuses
+        0.129 s and 0.035 s. The buffers live for one pass (:class:`_OutputLayer`): memory is what
+        the chunks took before, at most two chunks at a time. (On a GPU the caching allocator already reuses
         memory.)
         """
         if not self.head_buffers or hidden is None or hidden.device.type != "cpu" or type(head) is not torch.nn.Linear \
