@@ -38,7 +38,8 @@ def length_batches(lengths: Sequence[int], batch_tokens: int, batch_size: int,
     news sentences of 7,456 tokens that ran 9,484 through the body (the longest sentences of
     all in one batch with shorter ones); cut by cost, 7,837 tokens in 9 batches instead of 4.
     ``batch_cost`` (default :data:`BATCH_COST`) stands for a batch's fixed work (the body's
-    Python, smaller and so slower matrix products), measured on that text (README, *Speed*).
+    Python, smaller and so slower matrix products): 32, 64 and 128 ran within noise of each
+    other on that text (benchmarks/logs/speed.md, session 19).
     """
     keys = lengths if sort_keys is None else sort_keys
     cost = BATCH_COST if batch_cost is None else batch_cost

@@ -432,17 +432,19 @@ def _float64_reference(lm, text):
 
 def test_vocabulary_major_output_layer_is_float32_exact(lm):
     """On the CPU the base pass computes each chunk's output layer vocabulary-major, in memory
-    its batch reuses (``CausalLM._column_head``, ``_head_buffers``; the copy back into rows cost
-    a seventh of the output layer's time on a 2-core CPU): over several chunk sizes and a
-    partial last chunk, log-probs and entropies are within float32 rounding of a float64
-    product. (The row layout's entropy, an ``einsum``, was off by up to 2e-3 nats here.)"""
+    the pass reuses (``CausalLM._column_head``, ``_head_buffers``; the copy back into rows cost
+    a seventh of the output layer's time on a 2-core CPU), in chunks that may span batches
+    (``_OutputLayer``): over several chunk and batch sizes and a partial last chunk, log-probs
+    and entropies are within float32 rounding of a float64 product. (The row layout's entropy,
+    an ``einsum``, was off by up to 2e-3 nats here.)"""
     texts = TEXTS + ["The government has yesterday the new law presented.", "Jens Stoltenberg said so. " * 12]
     head = lm.model.get_output_embeddings()
     assert lm.variant(head_chunk=16)._head_buffers(head, torch.zeros(40, 640), 40) is not None  # the path under test
     assert lm.variant(head_chunk=16, head_buffers=False)._head_buffers(head, torch.zeros(40, 640), 40) is None
     ref = [_float64_reference(lm, t) for t in texts]
-    for chunk in (8, 16, 64, 256):
-        cols = lm.variant(head_chunk=chunk).score(texts)
+    # batches of 2 texts: chunks span batches (_OutputLayer); one batch of all: chunks within it
+    for chunk, batch_size in ((8, 64), (16, 64), (64, 64), (256, 64), (16, 2), (64, 2)):
+        cols = lm.variant(head_chunk=chunk, batch_size=batch_size).score(texts)
         assert chunk > 16 or sum(len(x.logprobs) for x in cols) > 3 * chunk  # several chunks and a partial one
         for x, (lp64, ent64) in zip(cols, ref):
             assert np.allclose(x.logprobs, lp64, rtol=0, atol=5e-5)
