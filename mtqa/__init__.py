@@ -16,8 +16,10 @@ The package is laid out as a pipeline:
 # in every run signature: raised whenever the same inputs and settings would give other scores
 # (0.1.1: the base pass's output layer vocabulary-major, chunks across batches, batches cut by
 # padding cost; entropies move by up to 1.1e-3 nats, towards the exact value, log-probs in their
-# last bits, so a job begun with 0.1.0 is not resumed with 0.1.1)
-__version__ = "0.1.1"
+# last bits, so a job begun with 0.1.0 is not resumed with 0.1.1; 0.1.2: the word-order search's
+# windows batched by their new tokens and its exact output layer in chunks of head_chunk, so its
+# log-probs move in their last bits: word_order_score by up to ~1e-5)
+__version__ = "0.1.2"
 
 from typing import TYPE_CHECKING, Any
 

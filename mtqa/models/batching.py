@@ -26,7 +26,8 @@ BATCH_COST = 64
 
 
 def length_batches(lengths: Sequence[int], batch_tokens: int, batch_size: int,
-                   sort_keys: Sequence[int] | None = None, batch_cost: int | None = None) -> list[list[int]]:
+                   sort_keys: Sequence[int] | None = None, batch_cost: int | None = None,
+                   work: Sequence[int] | None = None) -> list[list[int]]:
     """Row indices grouped by increasing length; each group at most ``batch_size`` rows and
     ``batch_tokens`` padded tokens (a single row longer than that still gets its own batch).
 
@@ -40,21 +41,31 @@ def length_batches(lengths: Sequence[int], batch_tokens: int, batch_size: int,
     ``batch_cost`` (default :data:`BATCH_COST`) stands for a batch's fixed work (the body's
     Python, smaller and so slower matrix products): 32, 64 and 128 ran within noise of each
     other on that text (benchmarks/logs/speed.md, session 19).
+
+    ``work[i]`` (default ``lengths[i]``): what row i costs per padded position, where that is
+    not what the ``batch_tokens`` cap counts. The word-order windows' continued pass
+    (:func:`mtqa.models.windows._continued_states`) computes a row's new tokens only, while its
+    memory also holds the row's cached prefixes: capped by cached + new tokens, cut by new ones.
+    Cut by cached + new tokens, the windows of 267 perturbed sentences ran in 14 batches (many
+    of 2-6 rows, split to spare cache padding that costs little work); cut by new tokens in 3, and
+    the pass took 6.4-6.6 s instead of 6.9-7.7 s (session 20).
     """
     keys = lengths if sort_keys is None else sort_keys
+    work = lengths if work is None else work
     cost = BATCH_COST if batch_cost is None else batch_cost
     order = sorted(range(len(lengths)), key=lambda i: keys[i])
     n = len(order)
     best = [0] + [None] * n  # best[j]: least cost of the first j sorted rows
     cut = [0] * (n + 1)
     for j in range(1, n + 1):
-        longest = 0
+        longest = widest = 0
         for i in range(j - 1, max(j - 1 - batch_size, -1), -1):  # the batch order[i:j]
             longest = max(longest, lengths[order[i]])
+            widest = max(widest, work[order[i]])
             size = j - i
             if size > 1 and size * longest > batch_tokens:
                 break
-            total = best[i] + size * longest + cost
+            total = best[i] + size * widest + cost
             if best[j] is None or total < best[j]:
                 best[j], cut[j] = total, i
     out: list[list[int]] = []

@@ -254,8 +254,9 @@ def _continued_states(lm: "CausalLM", decoder, groups: Sequence[WindowGroup], fi
     rows_of: dict[tuple[int, int], np.ndarray] = {}
     n_rows = 0
     layers, _, heads, _, dim = kv[todo[0]].shape if todo else (0, 2, 0, 0, 0)
-    # rows of similar input counts share a batch, bounded by cache + inputs as any batch is
-    for batch in lm.batches([row_q[r] + row_ctx[r] for r in range(len(layout))], sort_keys=row_q):
+    # rows of similar input counts share a batch: at most batch_tokens cached + input tokens (its
+    # memory), cut by input tokens (its work; the cache is only read, by the attention)
+    for batch in lm.batches([row_q[r] + row_ctx[r] for r in range(len(layout))], sort_keys=row_q, work=row_q):
         width = max(row_q[r] for r in batch)
         ctx = max(row_ctx[r] for r in batch)
         ids = torch.full((len(batch), width), lm.pad_id, dtype=torch.long)

@@ -189,8 +189,8 @@ def test_batch_settings_bound_every_pass_and_keep_the_callers_order(tiny_lm, mon
     seen: list[list[int]] = []
     real = lm_module.length_batches
 
-    def spy(lengths, batch_tokens, batch_size, sort_keys=None):
-        out = real(lengths, batch_tokens, batch_size, sort_keys)
+    def spy(lengths, batch_tokens, batch_size, sort_keys=None, **kw):
+        out = real(lengths, batch_tokens, batch_size, sort_keys, **kw)
         seen.extend(out)
         assert all(len(b) <= batch_size and len(b) * max(lengths[i] for i in b) <= max(batch_tokens, max(lengths))
                    for b in out)
@@ -376,6 +376,12 @@ def test_length_batches():
     # its padding of the short ones would cost more than a batch (5 x 40 padded tokens > 64)
     assert length_batches([10, 10, 10, 10, 10, 50], 1000, 6, batch_cost=64) == [[0, 1, 2, 3, 4], [5]]
     assert length_batches([10, 10, 10, 10, 10, 50], 1000, 6, batch_cost=500) == [[0, 1, 2, 3, 4, 5]]
+    # ``work``: what padding costs, when the cap counts more (the windows' continued pass: the cap
+    # counts cached + new tokens, the work only the new ones). Rows of equal work share a batch
+    # however their capped lengths differ, up to the cap
+    assert length_batches([40, 12, 80, 20], 1000, 4, sort_keys=[8, 8, 8, 8], work=[8, 8, 8, 8]) == [[0, 1, 2, 3]]
+    assert length_batches([40, 12, 80, 20], 1000, 4, sort_keys=[8, 8, 8, 8]) == [[0, 1], [2, 3]]
+    assert length_batches([40, 12, 80, 20], 200, 4, sort_keys=[8, 8, 8, 8], work=[8, 8, 8, 8]) == [[0, 1], [2, 3]]
 
 
 def test_pad_batch_and_softcap():
