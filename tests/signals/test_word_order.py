@@ -144,7 +144,15 @@ def test_best_only_scoring_finds_the_exact_searchs_best_and_rules_out_only_what_
     bases = kept.score(texts)
     full, lazy = sig.propose(texts, bases), sig.propose(texts, bases)
     sig.score(texts, bases, full)
+    counted = dict(sig.counts)
+    sig.counts = dict.fromkeys(sig.counts, 0)
     sig.score(texts, bases, lazy, best_only=True)
+    # the work counters (benchmarks/word_order.py --floor): every window state goes through the
+    # body either way; the full search gives each the whole output layer, best_only only the
+    # states of the windows it scores exactly (each window's first log-prob comes from the base pass)
+    assert counted["exact_rows"] == counted["window_rows"] == sig.counts["window_rows"] > 0
+    assert sig.counts["exact_rows"] == sum(c.window - 1 for cs in lazy for c in cs if not np.isnan(c.score))
+    assert sig.counts["exact_rows"] < sig.counts["window_rows"]
     skipped = 0
     for f, z in zip(full, lazy):
         best = max([c.score for c in f] + [0.0])

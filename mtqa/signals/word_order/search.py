@@ -213,6 +213,9 @@ class ReorderSearch:
         self._first_token_cache: dict[tuple[str, bool], int] = {}
         #: seconds spent, summed over calls: stage 1 (its body pass apart) and stage 2
         self.timings = {"stage1_body_s": 0.0, "stage1_s": 0.0, "stage2_s": 0.0}
+        #: work done, summed over calls: window states through the model's body (stage 2's tokens)
+        #: and those of them given the whole output layer (``benchmarks/word_order.py --floor``)
+        self.counts = {"window_rows": 0, "exact_rows": 0}
 
     # -- stage 1 --------------------------------------------------------------------------
 
@@ -368,6 +371,7 @@ class ReorderSearch:
                                                     dtype=np.int64))
         first = [self._first_logprobs(bases[k], g, out_rows) for k, g in zip(owners, groups)]
         states = self.lm.window_states(groups, first, [bases[k].kv for k in owners])
+        self.counts["window_rows"] += len(states.targets)
         # log p(original window) per candidate: from the base pass
         orig = [[float(bases[k].logprobs[p:e].sum()) for p, e in span] for k, span in zip(owners, spans)]
         if states.computed is not None:
@@ -376,6 +380,7 @@ class ReorderSearch:
             rows = self._best_only_logprobs(states, [cands[k] for k in owners], orig)
         else:
             rows = self.lm.head_logprobs(states.hidden, states.targets).cpu().numpy()
+            self.counts["exact_rows"] += len(rows)
         for g, (k, span) in enumerate(zip(owners, spans)):
             for w, (c, (p, end_o)) in enumerate(zip(cands[k], span)):
                 if best_only and np.isnan(rows[states.rows[g][w]]).any():
@@ -428,6 +433,7 @@ class ReorderSearch:
             if len(idx):
                 sel = torch.from_numpy(idx).to(states.targets.device)
                 exact[idx] = self.lm.head_logprobs(states.hidden[sel], states.targets[sel]).cpu().numpy()
+                self.counts["exact_rows"] += len(idx)
             for g, w in now:
                 lp = states.window_logprobs(g, w, exact)
                 score = self.normalise(float(lp.sum()) - orig[g][w], cands[g][w].moved_words)
