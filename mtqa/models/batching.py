@@ -1,4 +1,5 @@
-"""Batch building for the model's forward passes: length-sorted batches, right padding, softcap.
+"""Batch building for the model's forward passes: length-sorted batches, right padding, softcap,
+and the vocabulary-major log-normaliser.
 
 Every pass of :class:`mtqa.models.lm.CausalLM` (the base scoring pass, the source-conditioned
 pass, the word-order windows, a body-only pass) batches the same way, so it is written once:
@@ -95,3 +96,13 @@ def softcap_(logits: torch.Tensor, cap: float | None) -> torch.Tensor:
     if cap:
         logits.div_(cap).tanh_().mul_(cap)
     return logits
+
+
+def column_logsumexp_(zt: torch.Tensor) -> torch.Tensor:
+    """log-sum-exp of each column of vocabulary-major logits ``zt`` [vocab, rows], overwriting
+    ``zt`` with its exponentials (callers pass a buffer they own). The re-scoring passes compute
+    the output layer as ``weight @ h.T``, faster than ``h @ weight.T`` on the CPU, and reduce it
+    where the product left it (:meth:`mtqa.models.lm.CausalLM.head_logprobs`,
+    :meth:`~mtqa.models.lm.CausalLM.head_logprob_bounds`)."""
+    m = zt.amax(dim=0)
+    return zt.sub_(m).exp_().sum(0).log_() + m

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from mtqa.errors import ModelError
-from mtqa.models.batching import length_batches, pad_batch, softcap_
+from mtqa.models.batching import column_logsumexp_, length_batches, pad_batch, softcap_
 from mtqa.models.device import cpu_has_bf16, resolve_device, resolve_dtype  # noqa: F401 - re-exported
 from mtqa.models.lazy_torch import complete_torch
 from mtqa.models.tokenizer import SWITCH_S, load_tokenizer  # noqa: F401 - load_tokenizer re-exported
@@ -681,8 +681,7 @@ class CausalLM:
                 if bias is not None:
                     zt += bias.float()[:, None]
                 softcap_(zt, self.softcap)
-                m = zt.amax(dim=0)
-                lse[start : start + chunk] = zt.sub_(m).exp_().sum(0).log_() + m
+                lse[start : start + chunk] = column_logsumexp_(zt)
                 continue
             z = (part @ mat.T).float()
             if bias is not None:
@@ -719,8 +718,7 @@ class CausalLM:
             if bias is not None:
                 zt += bias[shortlist].float()[:, None]
             softcap_(zt, self.softcap)
-            m = zt.amax(dim=0)
-            lse[start : start + 1024] = zt.sub_(m).exp_().sum(0).log_() + m
+            lse[start : start + 1024] = column_logsumexp_(zt)
         listed = torch.isin(targets, shortlist.to(targets.device))
         return tz - torch.where(listed, lse, torch.logaddexp(lse, tz))
 

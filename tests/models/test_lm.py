@@ -384,6 +384,14 @@ def test_length_batches():
     assert length_batches([40, 12, 80, 20], 200, 4, sort_keys=[8, 8, 8, 8], work=[8, 8, 8, 8]) == [[0, 1], [2, 3]]
 
 
+def test_column_logsumexp_matches_torch_over_the_vocabulary_axis():
+    from mtqa.models.batching import column_logsumexp_
+
+    zt = torch.randn(1000, 7, generator=torch.Generator().manual_seed(0)) * 20
+    want = torch.logsumexp(zt.double(), dim=0).float()
+    assert torch.allclose(column_logsumexp_(zt.clone()), want, rtol=0, atol=1e-5)
+
+
 def test_pad_batch_and_softcap():
     from mtqa.models.batching import pad_batch, softcap_
 
