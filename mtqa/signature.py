@@ -1,6 +1,6 @@
 """The run signature: one string that makes every number reproducible (after sacrebleu).
 
-    mtqa:0.1.2|model:gemma-3-270m@cf4e53823019|dtype:float32|device:cpu|seg:pysbd-0.3.4|unit:article|
+    mtqa:0.1.3|model:gemma-3-270m@cf4e53823019|dtype:float32|device:cpu|seg:pysbd-0.3.4|unit:article|
     signals:lm:1(max_tokens=512,...)+artefacts:1(...)|combiner:heuristic:1|detector:mt-detector:2(...)|torch:2.13.0|transformers:5.24.0|wordfreq:3.1.1
 
 The model is named with the first 12 hex digits of its weights' sha256 (run.json has all 64).

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from mtqa.errors import ModelError
-from mtqa.models.batching import column_logsumexp_, length_batches, pad_batch, softcap_
+from mtqa.models.batching import aligned_count, aligned_states, column_logsumexp_, length_batches, pad_batch, softcap_
 from mtqa.models.device import cpu_has_bf16, resolve_device, resolve_dtype  # noqa: F401 - re-exported
 from mtqa.models.lazy_torch import complete_torch
 from mtqa.models.tokenizer import SWITCH_S, load_tokenizer  # noqa: F401 - load_tokenizer re-exported
@@ -448,20 +448,26 @@ class CausalLM:
         ``einsum`` over dim 0 took 0.86 s). Log-probs differ from the row layout's in their last
         bits; entropies are closer to exact (within 4e-6 nats of a float64 product, where the row
         layout's ``einsum`` was off by up to 2.3e-3: ``tests/models/test_lm.py``).
+
+        A partial chunk runs on :func:`~mtqa.models.batching.aligned_states` (zero states up to a
+        multiple of 16, dropped after): the product and the reductions ran up to 1.65x slower on
+        result rows of other lengths (133 states 533 ms, 144 states 385 ms; session 21).
         """
-        rows, vocab = h.shape[0], weight.shape[0]
+        n, vocab = h.shape[0], weight.shape[0]
+        h = aligned_states(h)
+        rows = h.shape[0]
         zt = torch.mm(weight, h.t(), out=buffers[0].view(-1)[: rows * vocab].view(vocab, rows))
         softcap_(zt, self.softcap)
         zt.sub_(zt.amax(dim=0, keepdim=True))
-        tz = zt.gather(0, targets[None, :]).squeeze(0)
+        tz = zt[:, :n].gather(0, targets[None, :]).squeeze(0)
         e = torch.exp(zt, out=buffers[1].view(-1)[: rows * vocab].view(vocab, rows))
         s = e.sum(0)
         lse = torch.log(s)
-        ent = lse - e.mul_(zt).sum(0) / s if self.entropy else None
-        return tz - lse, ent
+        ent = (lse - e.mul_(zt).sum(0) / s)[:n] if self.entropy else None
+        return tz - lse[:n], ent
 
     def _head_buffers(self, head, hidden, total: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Two float32 buffers of min(total, head_chunk) x vocab floats that the output layer's chunks
+        """Two float32 buffers of min(total, head_chunk) x vocab floats (rounded up: :func:`~mtqa.models.batching.aligned_count`) that the output layer's chunks
         of one base pass write their logits and exponentials into (:meth:`_column_head`), on the CPU
         with a plain float32 output layer (else None: the chunks allocate their own and run the
         row layout).
@@ -476,7 +482,7 @@ class CausalLM:
         if not self.head_buffers or hidden is None or hidden.device.type != "cpu" or type(head) is not torch.nn.Linear \
                 or head.bias is not None or head.weight.dtype != torch.float32 or hidden.dtype != torch.float32:
             return None
-        rows = min(total, self.head_chunk)
+        rows = aligned_count(min(total, self.head_chunk))  # room for a partial chunk's padding (_column_head)
         return torch.empty(rows, head.weight.shape[0]), torch.empty(rows, head.weight.shape[0])
 
     # -- conditional log-probs: the tail of a text given its head ----------------------------
@@ -673,15 +679,17 @@ class CausalLM:
         # along the vocabulary (as the base pass does: _column_head; fresh 537 MB tensors per chunk
         # cost page faults)
         columns = not low and h.device.type == "cpu" and mat.dtype == torch.float32 and h.shape[0] > 0
-        buf = torch.empty(min(chunk, h.shape[0]) * mat.shape[0]) if columns else None
+        # (each chunk on aligned_states: a multiple of 16 states, as _column_head)
+        buf = torch.empty(aligned_count(min(chunk, h.shape[0])) * mat.shape[0]) if columns else None
         for start in range(0, h.shape[0], chunk):
             part = hb[start : start + chunk]
             if buf is not None:
+                n, part = part.shape[0], aligned_states(part)
                 zt = torch.mm(mat, part.t(), out=buf[: part.shape[0] * mat.shape[0]].view(mat.shape[0], part.shape[0]))
                 if bias is not None:
                     zt += bias.float()[:, None]
                 softcap_(zt, self.softcap)
-                lse[start : start + chunk] = column_logsumexp_(zt)
+                lse[start : start + n] = column_logsumexp_(zt)[:n]
                 continue
             z = (part @ mat.T).float()
             if bias is not None:
@@ -714,11 +722,12 @@ class CausalLM:
         tz = self._target_logits(h, targets, weight, bias)
         lse = torch.empty_like(tz)
         for start in range(0, h.shape[0], 1024):
-            zt = rows @ h[start : start + 1024].t()
+            part = h[start : start + 1024]
+            zt = rows @ aligned_states(part).t()  # a multiple of 16 states, as _column_head
             if bias is not None:
                 zt += bias[shortlist].float()[:, None]
             softcap_(zt, self.softcap)
-            lse[start : start + 1024] = column_logsumexp_(zt)
+            lse[start : start + part.shape[0]] = column_logsumexp_(zt)[: part.shape[0]]
         listed = torch.isin(targets, shortlist.to(targets.device))
         return tz - torch.where(listed, lse, torch.logaddexp(lse, tz))
 

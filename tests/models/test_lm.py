@@ -392,6 +392,27 @@ def test_column_logsumexp_matches_torch_over_the_vocabulary_axis():
     assert torch.allclose(column_logsumexp_(zt.clone()), want, rtol=0, atol=1e-5)
 
 
+def test_aligned_states_pad_to_a_multiple_of_16_and_leave_the_real_columns_alone(lm):
+    """The vocabulary-major output layer runs on a multiple of 16 states (``aligned_states``; other
+    result-row lengths ran up to 1.65x slower on the CPU): zero states appended from 12 states up,
+    none below; on the model's own output matrix the real columns of the product are the same
+    bits, and their log-normalisers within float32 rounding (the reduction's vector remainder moves)."""
+    from mtqa.models.batching import aligned_count, aligned_states, column_logsumexp_
+
+    assert [aligned_count(n) for n in (0, 1, 8, 11, 12, 16, 17, 169, 256, 257)] == [0, 1, 8, 11, 16, 16, 32, 176, 256, 272]
+    weight = lm.model.get_output_embeddings().weight.detach().float()
+    g = torch.Generator().manual_seed(0)
+    for n in (5, 13, 37, 250):
+        h = torch.randn(n, weight.shape[1], generator=g) * 3
+        padded = aligned_states(h)
+        assert padded.shape == (aligned_count(n), h.shape[1]) and torch.equal(padded[:n], h)
+        assert not padded[n:].any() and (padded is h) == (n < 12)
+        with torch.inference_mode():
+            plain, wide = torch.mm(weight, h.t()), torch.mm(weight, padded.t())
+            assert torch.equal(wide[:, :n], plain)
+            assert torch.allclose(column_logsumexp_(wide)[:n], column_logsumexp_(plain), rtol=0, atol=1e-5)
+
+
 def test_pad_batch_and_softcap():
     from mtqa.models.batching import pad_batch, softcap_
 

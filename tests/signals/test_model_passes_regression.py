@@ -20,6 +20,11 @@ layer changed (vocabulary-major on the CPU, chunks across batches, batches cut b
 cost): the old values had been checked first with the tolerant check below (quick, float32
 re-scoring: within it); entropies moved by up to 1.1e-3 nats (the old row layout's entropy
 sum was the less accurate one: tests/models/test_lm.py), every other value in its last bits.
+Session 21 rewrote ``full`` float32 (``--write --set full --dtype float32``) after partial
+output-layer chunks were padded to a multiple of 16 states (``batching.aligned_states``): five
+values of the one long segment moved in their last bits (``lm_logprob`` -1513.24280 ->
+-1513.24268, ``src_pmi`` 0.1057741 -> 0.1057738); every other value, flag and span of every set
+was bit-identical.
 
 On the machine that wrote it (same torch, CPU capability and thread count: the fixture's
 ``fingerprint``) the values must be bit-identical. Elsewhere float kernels differ in their

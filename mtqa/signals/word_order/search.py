@@ -294,12 +294,9 @@ class ReorderSearch:
                 s_tok = o[tc_row]
                 # log-normaliser of each row from the base pass: logit(written) - logprob(written)
                 lse = logits(h[:n], torch.from_numpy(o[:, None])).reshape(n) - lp_o
-                vocab = np.unique(np.concatenate([y_tok, x_tok, s_tok]))
-                col = {int(t): i for i, t in enumerate(vocab)}
+                vocab = np.unique(np.concatenate([y_tok, x_tok, s_tok]))  # sorted: columns by searchsorted
                 logp = logits(h[:n], torch.from_numpy(vocab)) - lse[:, None]  # [n, |vocab|]
-                cy = np.array([col[int(t)] for t in y_tok])
-                cx = np.array([col[int(t)] for t in x_tok])
-                cs = np.array([col[int(t)] for t in s_tok])
+                cy, cx, cs = (np.searchsorted(vocab, t) for t in (y_tok, x_tok, s_tok))
                 prior = logp[ta, cy] - lp_o[ta]
                 prior += np.where(inside, logp[tc_row, cx] - lp_o[tb] + logp[tb, cs] - lp_o[tc_row], 0.0)
                 # the exact pass costs one output-layer row per window token: a candidate must
