@@ -130,7 +130,8 @@ def aligned_states(h: torch.Tensor) -> torch.Tensor:
     session 21) 169 states took 647 ms and 176 states 440 ms, 133 took 533 ms and 144 took 385,
     255 took 1,009 and 256 took 610; below 12 states the padding costs more than it saves (11:
     98 ms as they are, 110 padded to 16; 12: 127 against 110). The padded columns are computed
-    and dropped; the real columns come out the same bits (``tests/models/test_batching.py``).
+    and dropped; the real columns' products come out the same bits, their log-normalisers within
+    float32 rounding (the column reduction's vector remainder moves: ``tests/models/test_lm.py``).
     Every partial chunk pays this: the last of each base pass, the word-order search's exact
     rounds and its shortlist bounds.
     """

@@ -467,8 +467,9 @@ class CausalLM:
         return tz - lse[:n], ent
 
     def _head_buffers(self, head, hidden, total: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Two float32 buffers of min(total, head_chunk) x vocab floats (rounded up: :func:`~mtqa.models.batching.aligned_count`) that the output layer's chunks
-        of one base pass write their logits and exponentials into (:meth:`_column_head`), on the CPU
+        """Two float32 buffers of min(total, head_chunk) x vocab floats (that count rounded up as
+        :func:`~mtqa.models.batching.aligned_count` rounds it) that the output layer's chunks of
+        one base pass write their logits and exponentials into (:meth:`_column_head`), on the CPU
         with a plain float32 output layer (else None: the chunks allocate their own and run the
         row layout).
 
