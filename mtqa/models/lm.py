@@ -673,25 +673,17 @@ class CausalLM:
             self._head_bf16 = weight if weight.dtype == torch.bfloat16 else weight.to(torch.bfloat16)
         h = hidden.float()
         tz = self._target_logits(h, targets, weight, bias)
-        lse = torch.empty_like(tz)
         hb = hidden.to(torch.bfloat16) if low else h
         mat = self._head_bf16 if low else weight.float()
         # float32 on the CPU: every chunk's logits vocabulary-major into one reused buffer, reduced
         # along the vocabulary (as the base pass does: _column_head; fresh 537 MB tensors per chunk
         # cost page faults)
-        columns = not low and h.device.type == "cpu" and mat.dtype == torch.float32 and h.shape[0] > 0
-        # (each chunk on aligned_states: a multiple of 16 states, as _column_head)
-        buf = torch.empty(aligned_count(min(chunk, h.shape[0])) * mat.shape[0]) if columns else None
+        if not low and h.device.type == "cpu" and mat.dtype == torch.float32 and h.shape[0] > 0:
+            buf = torch.empty(aligned_count(min(chunk, h.shape[0])) * mat.shape[0])
+            return tz - self._column_lse(mat, h, bias, chunk, buf)
+        lse = torch.empty_like(tz)
         for start in range(0, h.shape[0], chunk):
             part = hb[start : start + chunk]
-            if buf is not None:
-                n, part = part.shape[0], aligned_states(part)
-                zt = torch.mm(mat, part.t(), out=buf[: part.shape[0] * mat.shape[0]].view(mat.shape[0], part.shape[0]))
-                if bias is not None:
-                    zt += bias.float()[:, None]
-                softcap_(zt, self.softcap)
-                lse[start : start + n] = column_logsumexp_(zt)[:n]
-                continue
             z = (part @ mat.T).float()
             if bias is not None:
                 z += bias.float()
@@ -718,19 +710,31 @@ class CausalLM:
         weight, bias = self.output_weight()
         if self._shortlist_rows is None or self._shortlist_rows[0] is not shortlist:
             self._shortlist_rows = (shortlist, weight[shortlist.to(weight.device)].float())
-        rows = self._shortlist_rows[1]
         h = hidden.float()
         tz = self._target_logits(h, targets, weight, bias)
-        lse = torch.empty_like(tz)
-        for start in range(0, h.shape[0], 1024):
-            part = h[start : start + 1024]
-            zt = rows @ aligned_states(part).t()  # a multiple of 16 states, as _column_head
-            if bias is not None:
-                zt += bias[shortlist].float()[:, None]
-            softcap_(zt, self.softcap)
-            lse[start : start + part.shape[0]] = column_logsumexp_(zt)[: part.shape[0]]
+        lse = self._column_lse(self._shortlist_rows[1], h, None if bias is None else bias[shortlist], 1024)
         listed = torch.isin(targets, shortlist.to(targets.device))
         return tz - torch.where(listed, lse, torch.logaddexp(lse, tz))
+
+    def _column_lse(self, rows: torch.Tensor, h: torch.Tensor, bias: torch.Tensor | None, chunk: int,
+                    buf: torch.Tensor | None = None) -> torch.Tensor:
+        """float32 log-normaliser of each state ``h[i]`` over the output ``rows`` [tokens, hidden] (the
+        whole vocabulary, or a shortlist), computed vocabulary-major (``rows @ h.T``, reduced over
+        dim 0 where the product leaves it, as :meth:`_column_head` does) in chunks of ``chunk``
+        states, each run on :func:`~mtqa.models.batching.aligned_states`. ``buf``: a flat float32
+        buffer of at least ``aligned_count(min(chunk, states)) x tokens`` floats to compute into
+        (reused across chunks: fresh [262,144 x 256] results cost page faults); None allocates."""
+        lse = torch.empty(h.shape[0], dtype=torch.float32, device=h.device)
+        for start in range(0, h.shape[0], chunk):
+            part = h[start : start + chunk]
+            n, part = part.shape[0], aligned_states(part)
+            out = None if buf is None else buf[: part.shape[0] * rows.shape[0]].view(rows.shape[0], part.shape[0])
+            zt = torch.mm(rows, part.t(), out=out)
+            if bias is not None:
+                zt += bias.float()[:, None]
+            softcap_(zt, self.softcap)
+            lse[start : start + n] = column_logsumexp_(zt)[:n]
+        return lse
 
     def rescoring_dtype(self) -> str:
         """The precision of re-scoring passes, for signatures: ``bfloat16`` where bf16 is native
